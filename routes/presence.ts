@@ -1,0 +1,32 @@
+/** Presence over REST: a room's members, a user's status. */
+import { Hono } from 'hono';
+import { type Chat, backendError } from '../src/chat.ts';
+import { AppError } from '../src/errors.ts';
+import { isUserName } from '../src/protocol.ts';
+import type { AuthEnv } from './auth.ts';
+
+export function presenceRoutes(chat: Chat): Hono<AuthEnv> {
+  const r = new Hono<AuthEnv>();
+  const { presence } = chat.stores;
+
+  r.get('/v1/rooms/:room/presence', async (c) => {
+    const room = c.req.param('room');
+    const kind = chat.access(c.var.user, room);
+    const members = await presence.members(room).catch(backendError('members', room));
+    if (kind.kind === 'direct') {
+      for (const u of kind.users) {
+        if (!members.some((m) => m.user === u)) members.push(await presence.status(u).catch(backendError('status')));
+      }
+    }
+    return c.json({ room, members });
+  });
+
+  r.get('/v1/users/:user/presence', async (c) => {
+    const user = c.req.param('user');
+    if (!isUserName(user)) throw new AppError('invalid_request', `"${user.slice(0, 40)}" is not a valid user name`);
+    const s = await presence.status(user).catch(backendError('status'));
+    return c.json({ user, status: s.status, lastSeen: s.lastSeen ?? null });
+  });
+
+  return r;
+}

@@ -1,0 +1,107 @@
+/**
+ * `createApp`: the whole service as a Hono app, runtime-neutral. The entry points give it the
+ * runtime's WebSocket support and the stores chosen by `deps.ts`.
+ */
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { conversationRoutes } from '../routes/conversations.ts';
+import { demoRoutes } from '../routes/demo.ts';
+import { healthRoutes } from '../routes/health.ts';
+import { historyRoutes } from '../routes/history.ts';
+import { metricsRoutes } from '../routes/metrics.ts';
+import { presenceRoutes } from '../routes/presence.ts';
+import { requireUser } from '../routes/auth.ts';
+import { wsRoutes } from '../routes/ws.ts';
+import { Chat } from './chat.ts';
+import type { Config } from './config.ts';
+import type { Stores } from './deps.ts';
+import { AppError } from './errors.ts';
+import { Hub } from './hub.ts';
+import { log } from './log.ts';
+import { createMetrics, watchLoopLag } from './metrics.ts';
+import { UserRateLimit } from './ratelimit.ts';
+import type { WsRuntime } from './runtime.ts';
+import { Sessions } from './session.ts';
+import { drain } from './lifecycle.ts';
+
+export type Readiness = 'starting' | 'ready' | 'draining' | 'degraded' | 'full';
+
+/** What the health routes and the upgrade path need to know about the instance. */
+export type AppState = {
+  instanceId: string;
+  readiness(): Readiness;
+  connections(): number;
+  /** Counts a connection refused for capacity. */
+  shed(): void;
+};
+
+export type Parley = {
+  app: Hono;
+  sessions: Sessions;
+  hub: Hub;
+  /** Marks the instance ready (after the server listens). */
+  ready(): void;
+  /** SIGTERM path: not ready at once, close sockets with 1012 in batches, close the stores. */
+  shutdown(): Promise<void>;
+};
+
+export function createApp(config: Config, stores: Stores, runtime: WsRuntime): Parley {
+  const metrics = createMetrics(config.instanceId);
+  const hub = new Hub({ log: stores.log, sockets: runtime.sockets, metrics, sendBuffer: config.sendBuffer });
+  const chat = new Chat(config, stores, metrics);
+  const sessions = new Sessions(chat, hub, runtime.sockets);
+  let phase: 'starting' | 'ready' | 'draining' = 'starting';
+
+  const state: AppState = {
+    instanceId: config.instanceId,
+    readiness: () => (phase !== 'ready' ? phase : hub.conns.size >= config.maxConnections ? 'full' : 'ready'),
+    connections: () => hub.conns.size,
+    shed: () => metrics.dropped.inc({ reason: 'connection_shed' }),
+  };
+
+  const app = new Hono();
+  app.onError((err, c) => {
+    if (err instanceof AppError) {
+      metrics.errors.inc({ code: err.code });
+      const headers: Record<string, string> = err.retryAfter ? { 'Retry-After': String(err.retryAfter) } : {};
+      return c.json({ error: { code: err.code, message: err.message } }, err.status as 400, headers);
+    }
+    if (err instanceof HTTPException) {
+      return c.json({ error: { code: err.status === 404 ? 'not_found' : 'invalid_request', message: err.message } }, err.status);
+    }
+    log.error('request failed', { path: c.req.path, err });
+    metrics.errors.inc({ code: 'internal' });
+    return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
+  });
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.route('/', healthRoutes(state));
+  app.route('/', metricsRoutes(metrics));
+  app.route('/', wsRoutes(config, state, sessions, runtime));
+  app.route('/', demoRoutes);
+  const authed = new Hono();
+  authed.use('/v1/*', requireUser(config.auth));
+  authed.route('/', historyRoutes(chat, new UserRateLimit(config.rates.send.rate, config.rates.send.burst)));
+  authed.route('/', presenceRoutes(chat));
+  authed.route('/', conversationRoutes(chat));
+  app.route('/', authed);
+
+  const stopLag = watchLoopLag(metrics.loopLag);
+  const beat = setInterval(() => void sessions.heartbeat(), config.heartbeatMs);
+
+  return {
+    app,
+    sessions,
+    hub,
+    ready: () => {
+      if (phase === 'starting') phase = 'ready';
+    },
+    shutdown: async () => {
+      phase = 'draining';
+      clearInterval(beat);
+      stopLag();
+      await drain(hub, sessions, config.drain);
+      await Promise.allSettled([stores.log.close(), stores.presence.close(), stores.conversations.close()]);
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/** The chat operations shared by the WebSocket and REST paths: access rules and posting. */
+import type { Config } from './config.ts';
+import type { Stores } from './deps.ts';
+import { AppError, BackendUnavailable } from './errors.ts';
+import { log } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import { type RoomKind, mayAccess, parseRoom } from './protocol.ts';
+import type { AppendResult } from './rooms/types.ts';
+
+export class Chat {
+  constructor(
+    readonly config: Config,
+    readonly stores: Stores,
+    readonly metrics: Metrics,
+  ) {}
+
+  /** Checks a room name and that `user` may use it; throws `AppError` (invalid or forbidden). */
+  access(user: string, room: string): RoomKind {
+    const kind = parseRoom(room);
+    if (!kind) throw new AppError('invalid_message', `"${room.slice(0, 80)}" is not a valid room name`);
+    if (!mayAccess(kind, user)) throw new AppError('forbidden', 'only its two users may use a direct room');
+    return kind;
+  }
+
+  /**
+   * Appends a message (idempotent by `cid`) and records the conversation for everyone it concerns.
+   * Throws `AppError` (`unavailable` when the backend is down, `internal` otherwise).
+   */
+  async post(user: string, room: string, kind: RoomKind, text: string, cid?: string): Promise<AppendResult> {
+    const input = cid === undefined ? { from: user, text } : { from: user, text, cid };
+    const result = await this.stores.log.append(room, input).catch(backendError('append', room));
+    if (!result.duplicate) {
+      this.metrics.appended.inc();
+      const users = kind.kind === 'direct' ? kind.users : [user];
+      // The conversation list is secondary: a failure here must not fail the post.
+      for (const u of users) {
+        this.stores.conversations.add(u, room).catch((err) => log.warn('conversation update failed', { room, err }));
+      }
+    }
+    return result;
+  }
+}
+
+/** Maps a store failure to the error a client sees, logging what is not the client's fault. */
+export function backendError(op: string, room?: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof AppError) throw err;
+    if (err instanceof BackendUnavailable) {
+      log.warn('backend unavailable', { op, room, err });
+      throw new AppError('unavailable', 'a backend is unavailable; retry later', 2);
+    }
+    log.error('store failed', { op, room, err });
+    throw new AppError('internal', 'internal error');
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Sends waiting for their `ack`. Each has a `cid` unique to this client (random prefix + counter);
+ * a resend after a reconnect reuses it, so the server stores the message once and acks it again.
+ */
+import type { Ack, ClientError } from './types.ts';
+
+export type PendingSend = {
+  readonly cid: string;
+  readonly room: string;
+  readonly text: string;
+  /** The connection (client-local number) it was last written to; `null` if never written. */
+  sentOn: number | null;
+};
+
+type Entry = PendingSend & { resolve(ack: Ack): void; reject(err: ClientError): void };
+
+export class Outbox {
+  readonly #prefix: string;
+  #counter = 0;
+  // Map iteration follows insertion, so resends keep the order the application sent in.
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(random: () => number) {
+    this.#prefix = Math.floor(random() * 36 ** 8)
+      .toString(36)
+      .padStart(8, '0');
+  }
+
+  /** Registers a send; the promise settles on `ack` or `fail`. */
+  add(room: string, text: string): { entry: PendingSend; promise: Promise<Ack> } {
+    const cid = `${this.#prefix}-${++this.#counter}`;
+    let entry!: Entry;
+    const promise = new Promise<Ack>((resolve, reject) => {
+      entry = { cid, room, text, sentOn: null, resolve, reject };
+    });
+    this.#entries.set(cid, entry);
+    return { entry, promise };
+  }
+
+  /** Resolves the send with `ack.cid`; false when none is pending (e.g. a duplicate ack). */
+  ack(ack: Ack): boolean {
+    const e = this.#entries.get(ack.cid);
+    if (!e) return false;
+    this.#entries.delete(ack.cid);
+    e.resolve(ack);
+    return true;
+  }
+
+  /** Rejects the send with `cid`; false when none is pending. */
+  fail(cid: string, err: ClientError): boolean {
+    const e = this.#entries.get(cid);
+    if (!e) return false;
+    this.#entries.delete(cid);
+    e.reject(err);
+    return true;
+  }
+
+  /** Pending sends of `room`, oldest first. */
+  forRoom(room: string): PendingSend[] {
+    return this.pending().filter((e) => e.room === room);
+  }
+
+  /** All pending sends, oldest first. */
+  pending(): PendingSend[] {
+    return [...this.#entries.values()];
+  }
+
+  /** Rejects every pending send (of `room` only, when given). */
+  failAll(err: () => ClientError, room?: string): void {
+    for (const e of [...this.#entries.values()]) {
+      if (room === undefined || e.room === room) this.fail(e.cid, err());
+    }
+  }
+}

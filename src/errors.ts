@@ -1,0 +1,37 @@
+/** The one error type of the REST API, and the error of an unreachable backend. */
+import type { ErrorCode } from './protocol.ts';
+
+const STATUS: Record<ErrorCode | 'invalid_request' | 'unauthorized' | 'not_found' | 'too_large', number> = {
+  invalid_request: 400,
+  invalid_message: 400,
+  unknown_type: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_member: 403,
+  not_found: 404,
+  too_large: 413,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+};
+export type RestErrorCode = keyof typeof STATUS;
+
+/** A refused REST request; `app.onError` turns it into `{"error":{"code","message"}}`. */
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly status: number;
+  constructor(
+    readonly code: RestErrorCode,
+    message: string,
+    /** Seconds, for `Retry-After` on 429 and 503. */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    this.status = STATUS[code];
+  }
+}
+
+/** A backend (Redis, MongoDB) could not be reached; clients should retry later. */
+export class BackendUnavailable extends Error {
+  override name = 'BackendUnavailable';
+}

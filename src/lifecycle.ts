@@ -1,0 +1,27 @@
+/** Draining: close every socket with 1012 in batches so clients reconnect elsewhere without a stampede. */
+import type { Hub } from './hub.ts';
+import { log } from './log.ts';
+import { CLOSE } from './protocol.ts';
+import type { Sessions } from './session.ts';
+
+/** Closes all sockets, `batch` every `intervalMs`; resolves when their presence is cleaned up. */
+export async function drain(hub: Hub, sessions: Sessions, opts: { batch: number; intervalMs: number }): Promise<void> {
+  const total = hub.conns.size;
+  log.info('draining', { connections: total });
+  const cleanups: Promise<void>[] = [];
+  while (hub.conns.size > 0) {
+    const batch = [...hub.conns.values()].slice(0, opts.batch);
+    for (const conn of batch) {
+      try {
+        conn.ws.close(CLOSE.restart, 'service restart');
+      } catch {
+        // already closing
+      }
+      // Cleaned up now rather than on the close event, so the next batch does not pick it again.
+      cleanups.push(sessions.close(conn, CLOSE.restart));
+    }
+    if (hub.conns.size > 0) await new Promise((resolve) => setTimeout(resolve, opts.intervalMs));
+  }
+  await Promise.allSettled(cleanups);
+  log.info('drained', { connections: total });
+}

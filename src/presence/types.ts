@@ -1,0 +1,57 @@
+/**
+ * Presence: live connections per user and per room, online/offline transitions with last-seen
+ * times, and expiry of connections whose instance stopped refreshing them.
+ * Memory implementation: `memory.ts`; Redis Cluster: `redis.ts`.
+ */
+import type { Member, PresenceStatus } from '../protocol.ts';
+
+export type ConnRef = { id: string; user: string; instance: string };
+
+export type UserPresence = { user: string; status: PresenceStatus; lastSeen?: number };
+
+/** A transition produced by `reap`: a connection that expired without `disconnect`. */
+export type Reaped = {
+  conn: ConnRef;
+  /** Rooms in which the user has no live connection left. */
+  leftRooms: string[];
+  /** The user has no live connection left anywhere. */
+  offline: boolean;
+  lastSeen: number;
+};
+
+export interface Presence {
+  /**
+   * Registers a live connection with a TTL. `first` when it is the user's only live connection
+   * (the user just came online).
+   */
+  connect(conn: ConnRef): Promise<{ first: boolean }>;
+
+  /** Extends the TTL of these live connections (called for every heartbeat round). */
+  refresh(conns: readonly ConnRef[]): Promise<void>;
+
+  /**
+   * Removes a connection and its room memberships. `last` when the user has no live connection
+   * left (the user went offline at `lastSeen`). Idempotent.
+   */
+  disconnect(conn: ConnRef): Promise<{ last: boolean; lastSeen: number }>;
+
+  /** Adds the connection to a room. `first` when it is the user's first connection in the room. */
+  join(room: string, conn: ConnRef): Promise<{ first: boolean }>;
+
+  /** Removes the connection from a room. `last` when the user has no connection left in it. */
+  leave(room: string, conn: ConnRef): Promise<{ last: boolean }>;
+
+  /** Users with a live connection in the room, all `online`, sorted by name. */
+  members(room: string): Promise<Member[]>;
+
+  /** A user's status: `online` while any connection lives; else `offline` with the last-seen time if known. */
+  status(user: string): Promise<UserPresence>;
+
+  /**
+   * Removes connections whose TTL lapsed and reports each, so that the caller can announce the
+   * transitions. A connection is reported once, by whichever caller reaps it.
+   */
+  reap(): Promise<Reaped[]>;
+
+  close(): Promise<void>;
+}

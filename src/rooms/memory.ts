@@ -1,0 +1,126 @@
+/** In-process room log: the embedded default, and the reference the Redis log is tested against. */
+import type { Message } from '../protocol.ts';
+import type { AppendInput, AppendResult, Position, ReadQuery, ReadResult, RoomHandler, RoomLog, Signal } from './types.ts';
+import { newEpoch, pageOf } from './page.ts';
+
+export type MemoryRoomLogOptions = {
+  /** Messages kept per room (the hot window). */
+  hotWindow: number;
+  /** How long a `(room, from, cid)` is remembered for idempotent resends. */
+  idempotencyTtlMs: number;
+  now?: () => number;
+};
+
+type Room = {
+  epoch: string;
+  seq: number;
+  /** Gapless: `log[i].seq === log[0].seq + i`. */
+  log: Message[];
+  /** `from \n cid` → the first result, in insertion (= time) order for pruning. */
+  sent: Map<string, { message: Message; at: number }>;
+  subs: Set<RoomHandler>;
+};
+
+/** Idempotency records kept per room at most, whatever the TTL. */
+const MAX_IDEMPOTENCY_RECORDS = 100_000;
+
+export class MemoryRoomLog implements RoomLog {
+  readonly #rooms = new Map<string, Room>();
+  readonly #opts: Required<MemoryRoomLogOptions>;
+  #closed = false;
+
+  constructor(opts: MemoryRoomLogOptions) {
+    this.#opts = { now: Date.now, ...opts };
+  }
+
+  async append(roomName: string, input: AppendInput): Promise<AppendResult> {
+    const room = this.#room(roomName);
+    const now = this.#opts.now();
+    const key = input.cid === undefined ? undefined : `${input.from}\n${input.cid}`;
+    if (key !== undefined) {
+      this.#prune(room, now);
+      const seen = room.sent.get(key);
+      if (seen) return { message: seen.message, duplicate: true };
+    }
+    const message: Message = {
+      room: roomName,
+      epoch: room.epoch,
+      seq: ++room.seq,
+      from: input.from,
+      text: input.text,
+      ts: now,
+    };
+    if (input.cid !== undefined) message.cid = input.cid;
+    room.log.push(message);
+    // Trim in steps, like XADD MAXLEN ~, so appends stay O(1) amortised.
+    if (room.log.length > this.#opts.hotWindow + 64) room.log.splice(0, room.log.length - this.#opts.hotWindow);
+    if (key !== undefined) room.sent.set(key, { message, at: now });
+    this.#deliver(room, { type: 'message', message });
+    return { message, duplicate: false };
+  }
+
+  async head(roomName: string): Promise<Position> {
+    const room = this.#room(roomName);
+    return { epoch: room.epoch, seq: room.seq };
+  }
+
+  async read(roomName: string, query: ReadQuery): Promise<ReadResult> {
+    const room = this.#room(roomName);
+    const oldest = room.log[0]?.seq ?? room.seq + 1;
+    const page = pageOf(room.seq, oldest, query, (from, to) =>
+      room.log.slice(from - oldest, to - oldest + 1),
+    );
+    return { epoch: room.epoch, seq: room.seq, oldest, ...page };
+  }
+
+  async signal(roomName: string, event: Signal): Promise<void> {
+    this.#check();
+    const room = this.#rooms.get(roomName);
+    if (room) this.#deliver(room, event);
+  }
+
+  async subscribe(roomName: string, handler: RoomHandler): Promise<() => Promise<void>> {
+    const room = this.#room(roomName);
+    room.subs.add(handler);
+    return async () => {
+      room.subs.delete(handler);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#rooms.clear();
+  }
+
+  #room(name: string): Room {
+    this.#check();
+    let room = this.#rooms.get(name);
+    if (!room) {
+      room = { epoch: newEpoch(), seq: 0, log: [], sent: new Map(), subs: new Set() };
+      this.#rooms.set(name, room);
+    }
+    return room;
+  }
+
+  #prune(room: Room, now: number): void {
+    const cutoff = now - this.#opts.idempotencyTtlMs;
+    for (const [key, rec] of room.sent) {
+      if (rec.at >= cutoff && room.sent.size <= MAX_IDEMPOTENCY_RECORDS) break;
+      room.sent.delete(key);
+    }
+  }
+
+  #deliver(room: Room, event: Parameters<RoomHandler>[0]): void {
+    for (const handler of room.subs) {
+      try {
+        handler(event);
+      } catch {
+        // Handlers must not throw; one that does must not stop delivery to the others.
+      }
+    }
+  }
+
+  #check(): void {
+    if (this.#closed) throw new Error('room log is closed');
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The room log: an ordered, gapless, per-room message log with publish/subscribe.
+ * Memory implementation: `memory.ts`; Redis Cluster: `redis.ts`.
+ */
+import type { Message, PresenceStatus } from '../protocol.ts';
+
+/** A position in a room: `seq` 0 means "before the first message". */
+export type Position = { epoch: string; seq: number };
+
+export type AppendInput = { from: string; text: string; cid?: string };
+
+export type AppendResult = {
+  message: Message;
+  /** True when `(room, from, cid)` was appended before: `message` is the original, nothing was published. */
+  duplicate: boolean;
+};
+
+export type ReadQuery = {
+  /** Only messages with `seq > after`. Reading with `after` returns the oldest of them first. */
+  after?: number;
+  /** Only messages with `seq < before`. */
+  before?: number;
+  /** 1.. the implementation's page limit. */
+  limit: number;
+};
+
+export type ReadResult = Position & {
+  /** Ascending `seq`, gapless within the page. */
+  messages: Message[];
+  /**
+   * With `after` (and no `before`): more messages exist after the page.
+   * Otherwise: older messages within the query's range exist before the page in this log.
+   */
+  hasMore: boolean;
+  /** Smallest seq still held by the log (`seq + 1` when it holds none). */
+  oldest: number;
+};
+
+/** Events delivered to a room's subscribers, on every instance. */
+export type RoomEvent =
+  | { type: 'message'; message: Message }
+  | { type: 'typing'; room: string; user: string }
+  | { type: 'presence'; room: string; user: string; status: PresenceStatus; lastSeen?: number };
+
+/** Ephemeral events: published at most once, never stored. */
+export type Signal = Exclude<RoomEvent, { type: 'message' }>;
+
+/** Called for each event of a subscribed room; must not throw. */
+export type RoomHandler = (event: RoomEvent) => void;
+
+export interface RoomLog {
+  /**
+   * Appends a message with the next `seq` of the room and publishes it to the room's subscribers,
+   * atomically: publish order is seq order. Idempotent by `(room, from, cid)` for the idempotency
+   * window: a repeat returns the first result with `duplicate: true` and publishes nothing.
+   * Throws `BackendUnavailable` when the backend cannot be reached.
+   */
+  append(room: string, input: AppendInput): Promise<AppendResult>;
+
+  /** The room's epoch and latest seq; creates the epoch of a room that has none. */
+  head(room: string): Promise<Position>;
+
+  /** Reads a page of messages by position; see `ReadQuery`. */
+  read(room: string, query: ReadQuery): Promise<ReadResult>;
+
+  /** Publishes an ephemeral event to the room's subscribers (typing, presence). May drop it. */
+  signal(room: string, event: Signal): Promise<void>;
+
+  /**
+   * Delivers every later event of `room` to `handler`, messages in seq order. One subscription per
+   * call; the returned function ends it. The caller (the hub) keeps one subscription per room.
+   */
+  subscribe(room: string, handler: RoomHandler): Promise<() => Promise<void>>;
+
+  /** Releases the backend; later calls throw. */
+  close(): Promise<void>;
+}

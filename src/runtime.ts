@@ -1,0 +1,24 @@
+/**
+ * What the WebSocket layer needs from the runtime beyond Web standards. `main.node.ts` and
+ * `main.deno.ts` each provide one; nothing else touches runtime APIs.
+ */
+import type { UpgradeWebSocket, WSContext } from 'hono/ws';
+
+export type SocketOps = {
+  /** Sends a WebSocket ping; false when the runtime has no ping API and checks liveness itself. */
+  ping(ws: WSContext): boolean;
+  /** Calls `listener` on every pong of this socket (never, where `ping` returns false). */
+  onPong(ws: WSContext, listener: () => void): void;
+  /** Drops the connection at once, without a closing handshake. */
+  terminate(ws: WSContext): void;
+  /** Bytes queued for this socket and not yet written to the network. */
+  bufferedAmount(ws: WSContext): number;
+};
+
+export type WsRuntime = {
+  // biome-ignore lint: the helper's generic is runtime-specific.
+  upgradeWebSocket: UpgradeWebSocket<any, any>;
+  sockets: SocketOps;
+  /** Checks an inbound frame's size where the runtime does not enforce the limit itself. */
+  enforcesMaxPayload: boolean;
+};

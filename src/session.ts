@@ -1,0 +1,250 @@
+/**
+ * The WebSocket session: what happens on open, on each client frame, on close, and on the
+ * heartbeat round. Frames are validated by `protocol.ts`; refusals are `error` frames.
+ */
+import type { WSContext } from 'hono/ws';
+import { Chat } from './chat.ts';
+import { AppError } from './errors.ts';
+import { Conn, type Hub } from './hub.ts';
+import { log } from './log.ts';
+import {
+  CLOSE,
+  type ClientFrame,
+  type ErrorCode,
+  LIMITS,
+  type Member,
+  directRoom,
+  parseClientFrame,
+} from './protocol.ts';
+import type { SocketOps } from './runtime.ts';
+import { take } from './ratelimit.ts';
+
+type Frame<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
+
+/** Refused frames a socket may send at the sustained rate before it is closed with 1008. */
+const ABUSE = { burst: 50, rate: 5 } as const;
+
+export class Sessions {
+  readonly #chat: Chat;
+  readonly #hub: Hub;
+  readonly #sockets: SocketOps;
+
+  constructor(chat: Chat, hub: Hub, sockets: SocketOps) {
+    this.#chat = chat;
+    this.#hub = hub;
+    this.#sockets = sockets;
+  }
+
+  /** A socket was accepted for `user`: register it and say hello. */
+  open(ws: WSContext, user: string): Conn {
+    const { config, stores, metrics } = this.#chat;
+    const { send, typing } = config.rates;
+    const conn = new Conn(newConnId(), user, config.instanceId, ws, { send: send.burst, typing: typing.burst, abuse: ABUSE.burst }, Date.now());
+    this.#hub.add(conn);
+    metrics.connectionsTotal.inc();
+    this.#sockets.onPong(ws, () => {
+      conn.missed = 0;
+    });
+    this.#hub.send(conn, { type: 'hello', user, conn: conn.id, instance: config.instanceId, heartbeatMs: config.heartbeatMs });
+    stores.presence.connect(conn).catch((err) => log.warn('presence connect failed', { conn: conn.id, err }));
+    return conn;
+  }
+
+  /** One inbound frame. Never throws. */
+  async message(conn: Conn, data: unknown): Promise<void> {
+    if (conn.closed) return;
+    conn.missed = 0;
+    const { metrics } = this.#chat;
+    const text = typeof data === 'string' ? data : null;
+    if (text === null) {
+      metrics.framesIn.inc({ type: 'invalid' });
+      return this.#error(conn, 'invalid_message', 'frames must be JSON text');
+    }
+    // Only runtimes that do not enforce the limit get here with a larger frame (Node's ws closes first).
+    if (text.length > LIMITS.frameBytes / 4 && new TextEncoder().encode(text).byteLength > LIMITS.frameBytes) {
+      metrics.framesIn.inc({ type: 'invalid' });
+      conn.ws.close(CLOSE.tooLarge, 'frame too large');
+      return;
+    }
+    const parsed = parseClientFrame(text);
+    if (!parsed.ok) {
+      metrics.framesIn.inc({ type: 'invalid' });
+      return this.#error(conn, parsed.code, parsed.message, parsed.cid);
+    }
+    const frame = parsed.frame;
+    metrics.framesIn.inc({ type: frame.type });
+    try {
+      switch (frame.type) {
+        case 'join':
+          return await this.#join(conn, frame);
+        case 'leave':
+          return await this.#leave(conn, frame);
+        case 'send':
+          return await this.#send(conn, frame);
+        case 'typing':
+          return await this.#typing(conn, frame);
+        case 'heartbeat':
+          return this.#hub.send(conn, frame.id === undefined ? { type: 'heartbeat', success: true } : { type: 'heartbeat', id: frame.id, success: true });
+      }
+    } catch (err) {
+      const cid = frame.type === 'send' ? frame.cid : undefined;
+      if (err instanceof AppError && isWsCode(err.code)) return this.#error(conn, err.code, err.message, cid);
+      log.error('frame failed', { conn: conn.id, type: frame.type, err });
+      return this.#error(conn, 'internal', 'internal error', cid);
+    }
+  }
+
+  /** The socket closed (any reason): leave its rooms, announce transitions. Never throws. */
+  async close(conn: Conn, code: number): Promise<void> {
+    if (!this.#hub.conns.has(conn.id)) return;
+    const { presence } = this.#chat.stores;
+    this.#chat.metrics.closes.inc({ code: String(code) });
+    const rooms = this.#hub.remove(conn);
+    try {
+      const now = Date.now();
+      await Promise.all(rooms.map((room) => this.#left(room, conn, now)));
+      await presence.disconnect(conn);
+    } catch (err) {
+      log.warn('presence cleanup failed; the entry will expire', { conn: conn.id, err });
+    }
+  }
+
+  /**
+   * One heartbeat round: pings every socket, terminates those that missed two pongs, refreshes the
+   * presence of the others and reaps connections of instances that stopped refreshing theirs.
+   */
+  async heartbeat(): Promise<void> {
+    const alive: Conn[] = [];
+    for (const conn of this.#hub.conns.values()) {
+      if (conn.missed >= 2) {
+        this.#timeout(conn);
+        continue;
+      }
+      if (this.#sockets.ping(conn.ws)) conn.missed++;
+      alive.push(conn);
+    }
+    const { presence, log: roomLog } = this.#chat.stores;
+    try {
+      await presence.refresh(alive);
+      for (const r of await presence.reap()) {
+        for (const room of r.leftRooms) {
+          await roomLog.signal(room, { type: 'presence', room, user: r.conn.user, status: 'offline', lastSeen: r.lastSeen });
+        }
+      }
+    } catch (err) {
+      log.warn('heartbeat round failed', { err });
+    }
+  }
+
+  #timeout(conn: Conn): void {
+    log.info('heartbeat timeout', { conn: conn.id, user: conn.user });
+    try {
+      conn.ws.close(CLOSE.heartbeatTimeout, 'heartbeat timeout');
+    } catch {
+      // already closing
+    }
+    // A peer that is gone never completes the closing handshake.
+    setTimeout(() => this.#sockets.terminate(conn.ws), 1000);
+    void this.close(conn, CLOSE.heartbeatTimeout);
+  }
+
+  async #join(conn: Conn, frame: Frame<'join'>): Promise<void> {
+    const { stores, config } = this.#chat;
+    let room: string;
+    if ('with' in frame) {
+      if (frame.with === conn.user) throw new AppError('invalid_message', 'with: cannot open a direct room with yourself');
+      room = directRoom(conn.user, frame.with);
+    } else room = frame.room;
+    const kind = this.#chat.access(conn.user, room);
+    const since = 'since' in frame ? frame.since : undefined;
+
+    await this.#hub.beginJoin(conn, room);
+    try {
+      const { first } = await stores.presence.join(room, conn);
+      let page = since && (await stores.log.read(room, { after: since.seq, limit: config.hotWindow + 64 }));
+      const recovered =
+        !!page && !!since && page.epoch === since.epoch && since.seq >= page.oldest - 1 && since.seq <= page.seq && !page.hasMore;
+      if (!recovered) page = await stores.log.read(room, { limit: LIMITS.joinLatest });
+      if (!page) throw new Error('unreachable');
+      const members: Member[] = await stores.presence.members(room);
+      if (kind.kind === 'direct') {
+        for (const u of kind.users) {
+          if (!members.some((m) => m.user === u)) members.push(await stores.presence.status(u));
+        }
+      }
+      if (conn.closed || !conn.rooms.has(room)) return; // closed or left while joining
+      this.#hub.finishJoin(conn, room, {
+        type: 'joined',
+        room,
+        epoch: page.epoch,
+        seq: page.seq,
+        recovered,
+        messages: page.messages,
+        members,
+      });
+      const users = kind.kind === 'direct' ? kind.users : [conn.user];
+      for (const u of users) stores.conversations.add(u, room).catch((err) => log.warn('conversation update failed', { room, err }));
+      if (first) await stores.log.signal(room, { type: 'presence', room, user: conn.user, status: 'online' });
+    } catch (err) {
+      this.#hub.leave(conn, room);
+      await stores.presence.leave(room, conn).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async #leave(conn: Conn, frame: Frame<'leave'>): Promise<void> {
+    if (!this.#hub.leave(conn, frame.room)) throw new AppError('not_member', `not a member of ${frame.room.slice(0, 80)}`);
+    this.#hub.send(conn, { type: 'left', room: frame.room });
+    await this.#left(frame.room, conn, Date.now());
+  }
+
+  /** Presence side of leaving a room; announces `offline` when it was the user's last socket there. */
+  async #left(room: string, conn: Conn, now: number): Promise<void> {
+    const { presence, log: roomLog } = this.#chat.stores;
+    const { last } = await presence.leave(room, conn);
+    if (last) await roomLog.signal(room, { type: 'presence', room, user: conn.user, status: 'offline', lastSeen: now });
+  }
+
+  async #send(conn: Conn, frame: Frame<'send'>): Promise<void> {
+    const kind = this.#chat.access(conn.user, frame.room);
+    if (!conn.rooms.has(frame.room)) throw new AppError('not_member', `join ${frame.room.slice(0, 80)} before sending`);
+    if (!this.#allow(conn, 'send')) throw new AppError('rate_limited', 'too many messages; slow down');
+    const { message } = await this.#chat.post(conn.user, frame.room, kind, frame.text, frame.cid);
+    const { room, epoch, seq, ts } = message;
+    this.#hub.send(conn, frame.cid === undefined ? { type: 'ack', room, epoch, seq, ts } : { type: 'ack', cid: frame.cid, room, epoch, seq, ts });
+  }
+
+  async #typing(conn: Conn, frame: Frame<'typing'>): Promise<void> {
+    this.#chat.access(conn.user, frame.room);
+    if (!conn.rooms.has(frame.room)) throw new AppError('not_member', `join ${frame.room.slice(0, 80)} first`);
+    if (!this.#allow(conn, 'typing')) throw new AppError('rate_limited', 'too many typing events; slow down');
+    await this.#chat.stores.log.signal(frame.room, { type: 'typing', room: frame.room, user: conn.user });
+  }
+
+  /** Token buckets per socket; a socket that keeps hitting the limit is closed with 1008. */
+  #allow(conn: Conn, what: 'send' | 'typing'): boolean {
+    const now = Date.now();
+    const { rate, burst } = this.#chat.config.rates[what];
+    const ok = what === 'send' ? take(conn, 'sendTokens', 'sendAt', rate, burst, now) : take(conn, 'typingTokens', 'typingAt', rate, burst, now);
+    if (ok) return true;
+    if (!take(conn, 'abuseTokens', 'abuseAt', ABUSE.rate, ABUSE.burst, now)) {
+      log.warn('closing abusive socket', { conn: conn.id, user: conn.user });
+      conn.ws.close(CLOSE.policy, 'rate limit exceeded repeatedly');
+    }
+    return false;
+  }
+
+  #error(conn: Conn, code: ErrorCode, message: string, cid?: string): void {
+    this.#chat.metrics.errors.inc({ code });
+    this.#hub.send(conn, cid === undefined ? { type: 'error', code, message } : { type: 'error', code, message, cid });
+  }
+}
+
+function isWsCode(code: string): code is ErrorCode {
+  return code === 'invalid_message' || code === 'not_member' || code === 'forbidden' || code === 'rate_limited' || code === 'unavailable' || code === 'internal' || code === 'unknown_type';
+}
+
+function newConnId(): string {
+  const b = crypto.getRandomValues(new Uint8Array(9));
+  return btoa(String.fromCharCode(...b)).replace(/\+/g, '-').replace(/\//g, '_');
+}
