@@ -28,9 +28,9 @@ export function historyRoutes(chat: Chat, postLimit: UserRateLimit): Hono<AuthEn
   r.post(
     '/v1/rooms/:room/messages',
     bodyLimit({
-      maxSize: LIMITS.frameBytes,
+      maxSize: LIMITS.restBodyBytes,
       onError: () => {
-        throw new AppError('too_large', `the body is larger than ${LIMITS.frameBytes} bytes`);
+        throw new AppError('too_large', `the body is larger than ${LIMITS.restBodyBytes} bytes`);
       },
     }),
     async (c) => {

@@ -1,6 +1,6 @@
 /** Presence over REST: a room's members, a user's status. */
 import { Hono } from 'hono';
-import { type Chat, backendError } from '../src/chat.ts';
+import { type Chat, backendError, roomMembers } from '../src/chat.ts';
 import { AppError } from '../src/errors.ts';
 import { isUserName } from '../src/protocol.ts';
 import type { AuthEnv } from './auth.ts';
@@ -12,12 +12,7 @@ export function presenceRoutes(chat: Chat): Hono<AuthEnv> {
   r.get('/v1/rooms/:room/presence', async (c) => {
     const room = c.req.param('room');
     const kind = chat.access(c.var.user, room);
-    const members = await presence.members(room).catch(backendError('members', room));
-    if (kind.kind === 'direct') {
-      for (const u of kind.users) {
-        if (!members.some((m) => m.user === u)) members.push(await presence.status(u).catch(backendError('status')));
-      }
-    }
+    const members = await roomMembers(chat.stores, room, kind).catch(backendError('members', room));
     return c.json({ room, members });
   });
 

@@ -62,9 +62,11 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
   const app = new Hono();
   app.onError((err, c) => {
     if (err instanceof AppError) {
-      metrics.errors.inc({ code: err.code });
+      // The chat layer speaks the WebSocket's codes; REST names a bad request `invalid_request`.
+      const code = err.code === 'invalid_message' ? 'invalid_request' : err.code;
+      metrics.errors.inc({ code });
       const headers: Record<string, string> = err.retryAfter ? { 'Retry-After': String(err.retryAfter) } : {};
-      return c.json({ error: { code: err.code, message: err.message } }, err.status as 400, headers);
+      return c.json({ error: { code, message: err.message } }, err.status as 400, headers);
     }
     if (err instanceof HTTPException) {
       return c.json({ error: { code: err.status === 404 ? 'not_found' : 'invalid_request', message: err.message } }, err.status);

@@ -4,7 +4,7 @@ import type { Stores } from './deps.ts';
 import { AppError, BackendUnavailable } from './errors.ts';
 import { log } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import { type RoomKind, mayAccess, parseRoom } from './protocol.ts';
+import { type Member, type RoomKind, mayAccess, parseRoom } from './protocol.ts';
 import type { AppendResult } from './rooms/types.ts';
 
 export class Chat {
@@ -39,6 +39,21 @@ export class Chat {
     }
     return result;
   }
+}
+
+/**
+ * A room's members: its users with a live connection there and, for a direct room, both of its
+ * users whatever their status. Sorted by name.
+ */
+export async function roomMembers(stores: Stores, room: string, kind: RoomKind): Promise<Member[]> {
+  const members = await stores.presence.members(room);
+  if (kind.kind === 'direct') {
+    for (const u of kind.users) {
+      if (!members.some((m) => m.user === u)) members.push(await stores.presence.status(u));
+    }
+    members.sort((a, b) => (a.user < b.user ? -1 : 1));
+  }
+  return members;
 }
 
 /** Maps a store failure to the error a client sees, logging what is not the client's fault. */

@@ -165,7 +165,7 @@ export class Hub {
 
   /** Sends one frame to one socket (batched with others of this turn). */
   send(conn: Conn, frame: ServerFrame): void {
-    this.#enqueue(conn, JSON.stringify(frame), frame.type);
+    if (this.#enqueue(conn, JSON.stringify(frame), frame.type)) this.#opts.metrics.framesOut.inc({ type: frame.type });
   }
 
   /** Delivers a room event to every local member: serialized once, written to each. */

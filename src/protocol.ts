@@ -8,9 +8,19 @@ export const LIMITS = {
   /** Largest inbound WebSocket frame, in bytes; larger closes with 1009. */
   frameBytes: 16 * 1024,
   textChars: 4000,
+  /**
+   * Largest REST body: room for 4000 characters even when a client's JSON escapes every one
+   * as \uXXXX, which the WebSocket's 16 KiB frame cannot hold.
+   */
+  restBodyBytes: 64 * 1024,
   cidChars: 64,
   /** Messages returned by `joined` when nothing can be recovered. */
   joinLatest: 50,
+  /**
+   * Most messages a `join` with `since` recovers; a client further behind gets the latest and
+   * pages the rest over REST, so that one frame stays a reasonable size.
+   */
+  recoverMax: 200,
   historyDefault: 50,
   historyMax: 200,
 } as const;

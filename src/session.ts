@@ -3,7 +3,7 @@
  * heartbeat round. Frames are validated by `protocol.ts`; refusals are `error` frames.
  */
 import type { WSContext } from 'hono/ws';
-import { Chat } from './chat.ts';
+import { type Chat, roomMembers } from './chat.ts';
 import { AppError } from './errors.ts';
 import { Conn, type Hub } from './hub.ts';
 import { log } from './log.ts';
@@ -12,7 +12,6 @@ import {
   type ClientFrame,
   type ErrorCode,
   LIMITS,
-  type Member,
   directRoom,
   parseClientFrame,
 } from './protocol.ts';
@@ -45,7 +44,9 @@ export class Sessions {
     this.#sockets.onPong(ws, () => {
       conn.missed = 0;
     });
-    this.#hub.send(conn, { type: 'hello', user, conn: conn.id, instance: config.instanceId, heartbeatMs: config.heartbeatMs });
+    // Written directly, never queued: `hello` is the first frame and is never part of a batch.
+    ws.send(JSON.stringify({ type: 'hello', user, conn: conn.id, instance: config.instanceId, heartbeatMs: config.heartbeatMs }));
+    metrics.framesOut.inc({ type: 'hello' });
     stores.presence.connect(conn).catch((err) => log.warn('presence connect failed', { conn: conn.id, err }));
     return conn;
   }
@@ -149,7 +150,7 @@ export class Sessions {
   }
 
   async #join(conn: Conn, frame: Frame<'join'>): Promise<void> {
-    const { stores, config } = this.#chat;
+    const { stores } = this.#chat;
     let room: string;
     if ('with' in frame) {
       if (frame.with === conn.user) throw new AppError('invalid_message', 'with: cannot open a direct room with yourself');
@@ -161,17 +162,12 @@ export class Sessions {
     await this.#hub.beginJoin(conn, room);
     try {
       const { first } = await stores.presence.join(room, conn);
-      let page = since && (await stores.log.read(room, { after: since.seq, limit: config.hotWindow + 64 }));
+      let page = since && (await stores.log.read(room, { after: since.seq, limit: LIMITS.recoverMax }));
       const recovered =
         !!page && !!since && page.epoch === since.epoch && since.seq >= page.oldest - 1 && since.seq <= page.seq && !page.hasMore;
       if (!recovered) page = await stores.log.read(room, { limit: LIMITS.joinLatest });
       if (!page) throw new Error('unreachable');
-      const members: Member[] = await stores.presence.members(room);
-      if (kind.kind === 'direct') {
-        for (const u of kind.users) {
-          if (!members.some((m) => m.user === u)) members.push(await stores.presence.status(u));
-        }
-      }
+      const members = await roomMembers(stores, room, kind);
       if (conn.closed || !conn.rooms.has(room)) return; // closed or left while joining
       this.#hub.finishJoin(conn, room, {
         type: 'joined',

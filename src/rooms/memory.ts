@@ -23,9 +23,16 @@ type Room = {
 
 /** Idempotency records kept per room at most, whatever the TTL. */
 const MAX_IDEMPOTENCY_RECORDS = 100_000;
+/**
+ * Rooms that were only looked at (no message, no subscriber) kept at most, so that reading
+ * arbitrary room names cannot grow memory without bound. Forgetting one loses only its epoch.
+ */
+const MAX_EMPTY_ROOMS = 10_000;
 
 export class MemoryRoomLog implements RoomLog {
   readonly #rooms = new Map<string, Room>();
+  /** Names of rooms created by a read, oldest first, until their first message. */
+  readonly #empty = new Set<string>();
   readonly #opts: Required<MemoryRoomLogOptions>;
   #closed = false;
 
@@ -52,6 +59,7 @@ export class MemoryRoomLog implements RoomLog {
     };
     if (input.cid !== undefined) message.cid = input.cid;
     room.log.push(message);
+    if (message.seq === 1) this.#empty.delete(roomName);
     // Trim in steps, like XADD MAXLEN ~, so appends stay O(1) amortised.
     if (room.log.length > this.#opts.hotWindow + 64) room.log.splice(0, room.log.length - this.#opts.hotWindow);
     if (key !== undefined) room.sent.set(key, { message, at: now });
@@ -90,6 +98,7 @@ export class MemoryRoomLog implements RoomLog {
   async close(): Promise<void> {
     this.#closed = true;
     this.#rooms.clear();
+    this.#empty.clear();
   }
 
   #room(name: string): Room {
@@ -98,8 +107,19 @@ export class MemoryRoomLog implements RoomLog {
     if (!room) {
       room = { epoch: newEpoch(), seq: 0, log: [], sent: new Map(), subs: new Set() };
       this.#rooms.set(name, room);
+      this.#empty.add(name);
+      if (this.#empty.size > MAX_EMPTY_ROOMS) this.#forgetEmpty();
     }
     return room;
+  }
+
+  #forgetEmpty(): void {
+    for (const name of this.#empty) {
+      if (this.#empty.size <= MAX_EMPTY_ROOMS) break;
+      this.#empty.delete(name);
+      const room = this.#rooms.get(name);
+      if (room && room.seq === 0 && room.subs.size === 0) this.#rooms.delete(name);
+    }
   }
 
   #prune(room: Room, now: number): void {

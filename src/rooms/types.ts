@@ -16,7 +16,10 @@ export type AppendResult = {
 };
 
 export type ReadQuery = {
-  /** Only messages with `seq > after`. Reading with `after` returns the oldest of them first. */
+  /**
+   * Only messages with `seq > after`. With `after` alone the page starts right after it (catching
+   * up); otherwise the page is the newest `limit` of the range (scrolling back).
+   */
   after?: number;
   /** Only messages with `seq < before`. */
   before?: number;
