@@ -23,6 +23,8 @@ export class Conn {
   sendAt: number;
   typingTokens: number;
   typingAt: number;
+  /** When the send buffer was first seen past the hard limit; 0 while it is not. */
+  overSince = 0;
   /** Allowance for refused frames before the socket is closed for abuse. */
   abuseTokens: number;
   abuseAt: number;
@@ -52,6 +54,9 @@ const nextTurn: (fn: () => void) => void =
   typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
     ? (fn) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(fn)
     : (fn) => setTimeout(fn, 0);
+
+/** How long a socket's send buffer may stay past the hard limit before it is closed with 4008. */
+const SLOW_CONSUMER_GRACE_MS = 1000;
 
 type LocalRoom = {
   members: Set<Conn>;
@@ -200,9 +205,17 @@ export class Hub {
     const { sockets, sendBuffer, metrics } = this.#opts;
     const buffered = sockets.bufferedAmount(conn.ws);
     if (buffered > sendBuffer.hard) {
-      this.#slowConsumer(conn);
-      return false;
-    }
+      // One burst can pass the limit for a moment (Deno counts bytes still being written); a
+      // consumer is slow when the buffer stays past it.
+      const now = Date.now();
+      if (conn.overSince === 0) {
+        conn.overSince = now;
+        setTimeout(() => this.#recheck(conn), SLOW_CONSUMER_GRACE_MS);
+      } else if (now - conn.overSince >= SLOW_CONSUMER_GRACE_MS) {
+        this.#slowConsumer(conn);
+        return false;
+      }
+    } else conn.overSince = 0;
     if (buffered > sendBuffer.soft && (type === 'typing' || type === 'presence')) {
       metrics.dropped.inc({ reason: 'backpressure' });
       return false;
@@ -237,6 +250,13 @@ export class Hub {
       }
     }
     this.#opts.metrics.wsFramesOut.inc(dirty.length);
+  }
+
+  /** A grace period after the send buffer passed the hard limit: still past it, the socket goes. */
+  #recheck(conn: Conn): void {
+    if (conn.closed || conn.overSince === 0) return;
+    if (this.#opts.sockets.bufferedAmount(conn.ws) > this.#opts.sendBuffer.hard) this.#slowConsumer(conn);
+    else conn.overSince = 0;
   }
 
   #slowConsumer(conn: Conn): void {

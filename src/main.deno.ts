@@ -14,9 +14,9 @@ async function main(): Promise<void> {
   configureLog(config.logLevel, { instance: config.instanceId });
   if (config.auth.mode === 'dev') log.warn('AUTH_MODE=dev: any client may claim any user name; never use it in production');
 
-  // Deno has no server-side ping API: it pings an idle socket itself and closes it when no pong
-  // comes back within `idleTimeout` seconds, which stands in for the two missed pongs on Node.
-  const idleTimeout = Math.max(1, Math.ceil((2 * config.heartbeatMs) / 1000));
+  // Deno has no server-side ping API, so the heartbeat round counts client frames instead (4000
+  // after two silent intervals). Deno's own idle ping stays on as a backstop, set later than that.
+  const idleTimeout = Math.max(1, Math.ceil((4 * config.heartbeatMs) / 1000));
   const upgradeWebSocket = ((createEvents: Parameters<typeof denoUpgrade>[0]) =>
     denoUpgrade(createEvents as never, { idleTimeout })) as unknown as UpgradeWebSocket;
 

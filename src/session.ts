@@ -121,7 +121,10 @@ export class Sessions {
         this.#timeout(conn);
         continue;
       }
-      if (this.#sockets.ping(conn.ws)) conn.missed++;
+      // A pong or any inbound frame resets the count; where the runtime cannot ping (Deno), the
+      // client's own heartbeats are the sign of life.
+      this.#sockets.ping(conn.ws);
+      conn.missed++;
       alive.push(conn);
     }
     const { presence, log: roomLog } = this.#chat.stores;

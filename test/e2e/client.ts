@@ -1,0 +1,230 @@
+/** The WebSocket test client: records every event (batches unwrapped, in order) and its close. */
+import WebSocket from 'ws';
+import type { Server } from './server.ts';
+
+// ---- server → client frames, as PROTOCOL.md states them (deliberately not the server's own types)
+
+export type Message = { room: string; epoch: string; seq: number; from: string; text: string; ts: number; cid?: string };
+export type Member = { user: string; status: 'online' | 'offline'; lastSeen?: number };
+export type Event =
+  | { type: 'hello'; user: string; conn: string; instance: string; heartbeatMs: number }
+  | { type: 'joined'; room: string; epoch: string; seq: number; recovered: boolean; messages: Message[]; members: Member[] }
+  | ({ type: 'message' } & Message)
+  | { type: 'ack'; cid?: string; room: string; epoch: string; seq: number; ts: number }
+  | { type: 'typing'; room: string; user: string }
+  | { type: 'presence'; room: string; user: string; status: 'online' | 'offline'; lastSeen?: number }
+  | { type: 'heartbeat'; id?: number | string; success: boolean }
+  | { type: 'left'; room: string }
+  | { type: 'error'; code: string; message: string; cid?: string };
+export type EventType = Event['type'];
+export type EventOf<T extends EventType> = Extract<Event, { type: T }>;
+
+export type Closed = { code: number; reason: string };
+
+const open = new Set<Client>();
+/** Protocol violations seen by any client since the last `closeAllClients`. */
+const violations: string[] = [];
+
+/** Events for an error message, long texts cut short. */
+const brief = (events: Event[]) => JSON.stringify(events, (k, v: unknown) => (k === 'text' && typeof v === 'string' && v.length > 20 ? `${v.slice(0, 20)}…(${v.length})` : v));
+
+/** The upgrade was refused: what the server answered instead. */
+export class UpgradeRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string | string[] | undefined>,
+  ) {
+    super(`upgrade refused with HTTP ${status}`);
+  }
+}
+
+/** A test WebSocket client: records every event (batches unwrapped, in order) and its close. */
+export class Client {
+  /** Every event received, in order; `batch` frames are replaced by their events. */
+  readonly events: Event[] = [];
+  /** WebSocket frames received (a batch counts once). */
+  frames = 0;
+  /** Server frames that were not a JSON object with a `type`: each is a protocol violation. */
+  readonly violations: string[] = [];
+  closeInfo: Closed | undefined;
+  readonly closed: Promise<Closed>;
+  readonly #taken = new Set<number>();
+  #wake: (() => void)[] = [];
+  #hb = 0;
+
+  private constructor(readonly ws: WebSocket) {
+    open.add(this);
+    ws.on('message', (data, isBinary) => this.#receive(isBinary ? '<binary>' : data.toString()));
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => {
+        open.delete(this);
+        this.closeInfo = { code, reason: reason.toString() };
+        this.#notify();
+        resolve(this.closeInfo);
+      }),
+    );
+    ws.on('error', () => undefined); // surfaces as a close
+  }
+
+  /**
+   * Opens a socket to `wsUrl` with `query` (e.g. `{ user: 'alice' }`) and waits for the first event;
+   * rejects with `UpgradeRefused` when the server answers the upgrade with an HTTP status.
+   */
+  static connect(wsUrl: string, query: Record<string, string>, opts: WebSocket.ClientOptions = {}): Promise<Client> {
+    const url = `${wsUrl}?${new URLSearchParams(query).toString()}`;
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, opts);
+      ws.once('unexpected-response', (_req, res) => {
+        reject(new UpgradeRefused(res.statusCode ?? 0, res.headers));
+        res.resume();
+        ws.terminate();
+      });
+      ws.once('error', reject);
+      ws.once('upgrade', () => {
+        const client = new Client(ws);
+        // The first event must be hello; `next` takes it so that tests start from the next one.
+        client.next(() => true, 10_000).then(() => resolve(client), reject);
+      });
+    });
+  }
+
+  /** The `hello` this socket was greeted with (its first event). */
+  get hello(): Event {
+    const first = this.events[0];
+    if (!first) throw new Error('no hello yet');
+    return first;
+  }
+
+  /** Sends a frame: an object as JSON, a string as is. False when the socket is not open. */
+  send(frame: object | string): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    return true;
+  }
+
+  /**
+   * The first event not yet returned by `next` that matches `predicate`, waiting for it if needed.
+   * Rejects after `timeoutMs`, or at once when the socket closes without it.
+   */
+  async next(predicate: (e: Event) => boolean, timeoutMs = 5000): Promise<Event> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.events.findIndex((e, idx) => !this.#taken.has(idx) && predicate(e));
+      if (i >= 0) {
+        this.#taken.add(i);
+        return this.events[i] as Event;
+      }
+      const left = deadline - Date.now();
+      if (this.closeInfo || left <= 0) {
+        const why = this.closeInfo ? `socket closed with ${this.closeInfo.code}` : `timed out after ${timeoutMs} ms`;
+        throw new Error(`${why} waiting for an event; last events: ${brief(this.events.slice(-8))}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#wake.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** `next` for one event type, typed. */
+  nextOf<T extends EventType>(type: T, predicate: (e: EventOf<T>) => boolean = () => true, timeoutMs = 5000): Promise<EventOf<T>> {
+    return this.next((e) => e.type === type && predicate(e as EventOf<T>), timeoutMs) as Promise<EventOf<T>>;
+  }
+
+  /** Every event received so far of one type. */
+  all<T extends EventType>(type: T, predicate: (e: EventOf<T>) => boolean = () => true): EventOf<T>[] {
+    return this.events.filter((e): e is EventOf<T> => e.type === type && predicate(e as EventOf<T>));
+  }
+
+  /** A heartbeat round trip: proves the socket is open and that everything sent before it was handled. */
+  async heartbeat(timeoutMs = 5000): Promise<void> {
+    const id = `hb-${++this.#hb}`;
+    if (!this.send({ type: 'heartbeat', id })) throw new Error(`socket is not open (close ${this.closeInfo?.code})`);
+    await this.nextOf('heartbeat', (e) => e.id === id, timeoutMs);
+  }
+
+  /** Joins `room` and returns the `joined` answer. */
+  async join(room: string, since?: { epoch: string; seq: number }): Promise<EventOf<'joined'>> {
+    this.send(since ? { type: 'join', room, since } : { type: 'join', room });
+    return this.nextOf('joined', (e) => e.room === room);
+  }
+
+  /** Sends a message and returns its ack. */
+  async post(room: string, text: string, cid: string): Promise<EventOf<'ack'>> {
+    this.send({ type: 'send', room, text, cid });
+    return this.nextOf('ack', (e) => e.cid === cid);
+  }
+
+  /** Closes (code 1000 unless told) and waits for the close to complete. */
+  async close(code = 1000): Promise<Closed> {
+    if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.close(code);
+    return this.closed;
+  }
+
+  #receive(raw: string): void {
+    this.frames++;
+    let data: unknown;
+    try {
+      data = JSON.parse(raw);
+    } catch {
+      this.#violation(raw);
+      return;
+    }
+    const frame = data as { type?: unknown; events?: unknown };
+    if (frame.type === 'batch' && Array.isArray(frame.events)) {
+      for (const e of frame.events as unknown[]) this.#record(e);
+    } else this.#record(frame);
+    this.#notify();
+  }
+
+  #record(e: unknown): void {
+    if (typeof e === 'object' && e !== null && typeof (e as { type?: unknown }).type === 'string') this.events.push(e as Event);
+    else this.#violation(JSON.stringify(e));
+  }
+
+  #violation(raw: string): void {
+    this.violations.push(raw);
+    violations.push(raw.slice(0, 200));
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = [];
+    for (const w of wake) w();
+  }
+}
+
+/** The close of `c`; rejects when it has not closed within `ms`. */
+export function closeOf(c: Client, ms = 10_000): Promise<Closed> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not closed within ${ms} ms; last events: ${brief(c.events.slice(-5))}`)), ms);
+  });
+  return Promise.race([c.closed, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Connects a dev-mode user. */
+export const connect = (server: Server, user: string, opts?: WebSocket.ClientOptions) => Client.connect(server.wsUrl, { user }, opts);
+
+/** The HTTP answer to an upgrade that is expected to be refused. */
+export async function refusedUpgrade(server: Server, query: Record<string, string>): Promise<UpgradeRefused> {
+  try {
+    const c = await Client.connect(server.wsUrl, query);
+    await c.close();
+  } catch (err) {
+    if (err instanceof UpgradeRefused) return err;
+    throw err;
+  }
+  throw new Error('the upgrade was accepted');
+}
+
+/** Terminates every client still open (for afterEach); throws if any saw a frame that breaks the protocol. */
+export function closeAllClients(): void {
+  for (const c of open) c.ws.terminate();
+  open.clear();
+  const seen = violations.splice(0);
+  if (seen.length > 0) throw new Error(`server frames that are not JSON objects with a type: ${seen.join(' | ')}`);
+}
