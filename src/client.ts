@@ -6,13 +6,14 @@
  * reconnects and gaps; sends acked or rejected, resent by the same `cid` after a reconnect; joined
  * rooms resumed with `since`; a `reset` event when a room's log was lost.
  */
-import { directRoom, type Member, type ServerFrame } from './protocol.ts';
+import { CLOSE, directRoom, type Member, type ServerFrame } from './wire.ts';
 import { decodeFrames } from './client/decode.ts';
 import { Emitter } from './client/emitter.ts';
 import { Heartbeat } from './client/heartbeat.ts';
+import { authHeaders, resolveOptions, socketUrl, type ResolvedOptions } from './client/options.ts';
 import { Outbox } from './client/outbox.ts';
 import { backoffDelay, shouldReconnect } from './client/policy.ts';
-import { historyFetcher } from './client/rest.ts';
+import { fetchConversations, historyFetcher, jsonGetter, type Conversation, type GetJson } from './client/rest.ts';
 import type { PendingSend } from './client/outbox.ts';
 import { Rooms } from './client/rooms.ts';
 import {
@@ -21,27 +22,14 @@ import {
   type ClientEvents,
   type ClientOptions,
   type ClientState,
-  type FetchLike,
-  type Timers,
-  type WebSocketCtor,
   type WebSocketLike,
 } from './client/types.ts';
 
 export * from './client/types.ts';
 export { backoffDelay, shouldReconnect, STOP_CODES, BACKOFF } from './client/policy.ts';
+export type { Conversation } from './client/rest.ts';
 
 const WS_OPEN = 1;
-/** Close code the client uses when it gives up on a silent connection (same meaning as the server's). */
-const HEARTBEAT_TIMEOUT = 4000;
-
-const globalTimers: Timers = {
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-  clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
-};
-// Called through a wrapper: browsers refuse `fetch` invoked with another object as `this`.
-const globalFetch: FetchLike = (url, init) => globalThis.fetch(url, init);
-
-type ResolvedOptions = Required<Omit<ClientOptions, 'user' | 'token'>> & Pick<ClientOptions, 'user' | 'token'>;
 
 /**
  * One client session. Usage: `new ParleyClient(opts)`, register listeners with `on`, `connect()`,
@@ -60,23 +48,12 @@ export class ParleyClient extends Emitter<ClientEvents> {
   readonly #rooms: Rooms;
   readonly #outbox: Outbox;
   readonly #heartbeat: Heartbeat;
+  readonly #get: GetJson;
 
   /** Creates a client; nothing happens until `connect()`. */
   constructor(options: ClientOptions) {
     super();
-    const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
-    if (!WS) throw new TypeError('no WebSocket constructor: pass options.WebSocket');
-    this.#o = {
-      retryDelay: 5000,
-      maxRetries: 2,
-      heartbeatMs: 30_000,
-      fetch: globalFetch,
-      timers: globalTimers,
-      random: Math.random,
-      ...options,
-      url: options.url.replace(/\/+$/, ''),
-      WebSocket: WS,
-    };
+    this.#o = resolveOptions(options);
     this.#user = options.token === undefined ? options.user : undefined;
     this.#outbox = new Outbox(this.#o.random);
     this.#heartbeat = new Heartbeat({
@@ -84,9 +61,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
       retryDelay: this.#o.retryDelay,
       maxRetries: this.#o.maxRetries,
       send: (id) => this.#write({ type: 'heartbeat', id }),
-      broken: () => this.#drop(HEARTBEAT_TIMEOUT, 'heartbeat timeout'),
+      // The server's own code for the same condition; the client's close is local either way.
+      broken: () => this.#drop(CLOSE.heartbeatTimeout, 'heartbeat timeout'),
     });
-    const fetchAfter = historyFetcher(this.#o.url, this.#o.fetch, () => this.#headers());
+    this.#get = jsonGetter(this.#o.url, this.#o.fetch, () => authHeaders(this.#o));
+    const fetchAfter = historyFetcher(this.#get);
     this.#rooms = new Rooms({
       me: () => this.#user,
       emit: (event, payload) => this.emit(event, payload),
@@ -122,10 +101,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.#rooms.dispose();
     this.#setState('closed');
     this.#outbox.failAll(() => new ClientError('closed', 'client closed'));
-    if (ws) {
-      detach(ws);
-      ws.close(1000, 'client closed');
-    }
+    if (ws) closeQuietly(ws, 1000, 'client closed');
     this.emit('close', { code: 1000, reason: 'client closed' });
   }
 
@@ -173,6 +149,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
     return this.#rooms.members(room);
   }
 
+  /** The user's rooms, most recent first (`GET /v1/conversations`). Rejects with a `ClientError`. */
+  conversations(): Promise<Conversation[]> {
+    return fetchConversations(this.#get);
+  }
+
   /** The position of the last message delivered in `room` (what a resume sends as `since`). */
   position(room: string): { epoch: string; seq: number } | undefined {
     return this.#rooms.position(room);
@@ -180,9 +161,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
 
   #open(): void {
     this.#setState(this.#conn === 0 ? 'connecting' : 'reconnecting');
-    const token = this.#token();
-    const query = token !== undefined ? `token=${encodeURIComponent(token)}` : `user=${encodeURIComponent(this.#o.user ?? '')}`;
-    const ws = new this.#o.WebSocket(`${this.#o.url.replace(/^http/, 'ws')}/ws?${query}`);
+    const ws = new this.#o.WebSocket(socketUrl(this.#o));
     this.#ws = ws;
     this.#conn++;
     ws.onmessage = (ev: { data: unknown }) => {
@@ -192,6 +171,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     ws.onclose = (ev: { code: number; reason: string }) => {
       if (this.#ws === ws) this.#closed(ev.code, ev.reason);
     };
+    ws.onerror = ignoreError;
   }
 
   #handle(f: ServerFrame): void {
@@ -201,10 +181,12 @@ export class ParleyClient extends Emitter<ClientEvents> {
       case 'joined':
         if (this.#rooms.joined(f)) for (const p of this.#outbox.forRoom(f.room)) this.#resend(p);
         return;
-      case 'message':
-        return this.#rooms.message(f);
+      case 'message': {
+        const { type: _, ...message } = f;
+        return this.#rooms.message(message);
+      }
       case 'ack':
-        if (f.cid !== undefined) this.#outbox.ack({ ...f, cid: f.cid });
+        if (f.cid !== undefined) this.#outbox.ack({ cid: f.cid, room: f.room, epoch: f.epoch, seq: f.seq, ts: f.ts });
         return;
       case 'error': {
         const err = new ClientError(f.code, f.message, f.cid);
@@ -270,12 +252,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #drop(code: number, reason: string): void {
     const ws = this.#ws;
     if (!ws) return;
-    detach(ws);
-    try {
-      ws.close(code, reason);
-    } catch {
-      // Closing a dead socket may throw in some runtimes; it is abandoned either way.
-    }
+    closeQuietly(ws, code, reason);
     this.#closed(code, reason);
   }
 
@@ -295,17 +272,6 @@ export class ParleyClient extends Emitter<ClientEvents> {
     return true;
   }
 
-  #token(): string | undefined {
-    const t = this.#o.token;
-    return typeof t === 'function' ? t() : t;
-  }
-
-  #headers(): Record<string, string> {
-    const token = this.#token();
-    if (token !== undefined) return { authorization: `Bearer ${token}` };
-    return this.#o.user !== undefined ? { 'x-user': this.#o.user } : {};
-  }
-
   #setState(s: ClientState): void {
     if (this.#state === s) return;
     this.#state = s;
@@ -313,6 +279,19 @@ export class ParleyClient extends Emitter<ClientEvents> {
   }
 }
 
-function detach(ws: WebSocketLike): void {
-  ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+/**
+ * Socket errors are always followed by a close event, which is where the client acts. The handler
+ * must still exist, also on abandoned sockets: `ws` (Node) throws an 'error' event nobody listens to.
+ */
+function ignoreError(): void {}
+
+/** Abandons a socket: no more events from it, and a close that cannot throw. */
+function closeQuietly(ws: WebSocketLike, code: number, reason: string): void {
+  ws.onopen = ws.onmessage = ws.onclose = null;
+  ws.onerror = ignoreError;
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Closing a socket that is still connecting or already dead may throw; it is abandoned either way.
+  }
 }

@@ -12,6 +12,7 @@ import {
   type ClientFrame,
   type ErrorCode,
   LIMITS,
+  type ServerFrame,
   directRoom,
   parseClientFrame,
 } from './protocol.ts';
@@ -89,9 +90,10 @@ export class Sessions {
       }
     } catch (err) {
       const cid = frame.type === 'send' ? frame.cid : undefined;
-      if (err instanceof AppError && isWsCode(err.code)) return this.#error(conn, err.code, err.message, cid);
+      const room = frameRoom(conn, frame);
+      if (err instanceof AppError && isWsCode(err.code)) return this.#error(conn, err.code, err.message, cid, room);
       log.error('frame failed', { conn: conn.id, type: frame.type, err });
-      return this.#error(conn, 'internal', 'internal error', cid);
+      return this.#error(conn, 'internal', 'internal error', cid, room);
     }
   }
 
@@ -233,10 +235,20 @@ export class Sessions {
     return false;
   }
 
-  #error(conn: Conn, code: ErrorCode, message: string, cid?: string): void {
+  #error(conn: Conn, code: ErrorCode, message: string, cid?: string, room?: string): void {
     this.#chat.metrics.errors.inc({ code });
-    this.#hub.send(conn, cid === undefined ? { type: 'error', code, message } : { type: 'error', code, message, cid });
+    const frame: ServerFrame = { type: 'error', code, message };
+    if (cid !== undefined) frame.cid = cid;
+    if (room !== undefined) frame.room = room;
+    this.#hub.send(conn, frame);
   }
+}
+
+/** The room a refused frame was about, so that a client can tell which join or send failed. */
+function frameRoom(conn: Conn, frame: ClientFrame): string | undefined {
+  if (frame.type === 'heartbeat') return undefined;
+  if ('with' in frame) return frame.with === conn.user ? undefined : directRoom(conn.user, frame.with);
+  return frame.room;
 }
 
 function isWsCode(code: string): code is ErrorCode {

@@ -3,7 +3,7 @@
  * the fields it relies on so that a malformed frame is dropped instead of corrupting room state.
  * Hand-written rather than valibot to keep the browser bundle small.
  */
-import type { Member, Message, ServerFrame } from '../protocol.ts';
+import type { Member, Message, ServerFrame } from '../wire.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -31,7 +31,7 @@ const isMember = (x: unknown): x is Member =>
 
 // One check per frame type; a type missing here is unknown to this client and ignored.
 const CHECKS: Record<ServerFrame['type'], (f: Obj) => boolean> = {
-  hello: (f) => isStr(f['user']) && isNum(f['heartbeatMs']),
+  hello: (f) => isStr(f['user']) && isStr(f['conn']) && isStr(f['instance']) && isNum(f['heartbeatMs']),
   joined: (f) =>
     isStr(f['room']) &&
     isStr(f['epoch']) &&
@@ -41,7 +41,7 @@ const CHECKS: Record<ServerFrame['type'], (f: Obj) => boolean> = {
     f['messages'].every(isMessage) &&
     (f['members'] === undefined || (Array.isArray(f['members']) && f['members'].every(isMember))),
   message: (f) => isMessage(f),
-  ack: (f) => isStr(f['cid']) && isStr(f['room']) && isStr(f['epoch']) && isSeq(f['seq']),
+  ack: (f) => (f['cid'] === undefined || isStr(f['cid'])) && isStr(f['room']) && isStr(f['epoch']) && isSeq(f['seq']) && isNum(f['ts']),
   typing: (f) => isStr(f['room']) && isStr(f['user']),
   presence: (f) => isStr(f['room']) && isStr(f['user']) && (f['status'] === 'online' || f['status'] === 'offline'),
   heartbeat: (f) => f['success'] === true,

@@ -1,7 +1,7 @@
 /**
  * Reconnect policy from PROTOCOL.md: which close codes end the session, and the backoff formula.
  */
-import { CLOSE } from '../protocol.ts';
+import { CLOSE } from '../wire.ts';
 
 /** Close codes after which the client stops instead of reconnecting (PROTOCOL.md close table). */
 export const STOP_CODES: ReadonlySet<number> = new Set([CLOSE.normal, CLOSE.policy, CLOSE.tooLarge]);

@@ -5,7 +5,7 @@
  * order. All of them go through `push`; only the contiguous run after `last` is delivered, the rest
  * waits in a buffer while a history fill closes the gap.
  */
-import type { Message } from '../protocol.ts';
+import type { Message } from '../wire.ts';
 import type { FetchAfter } from './rest.ts';
 import { ClientError } from './types.ts';
 

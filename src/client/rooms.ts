@@ -2,7 +2,7 @@
  * The client's rooms: which ones the application wants to be in, which are joined on the current
  * socket, their members, and one `RoomStream` (position, ordering, gap fill) per room joined before.
  */
-import { directRoom, type Member, type Message, type ServerFrame } from '../protocol.ts';
+import { directRoom, type Member, type Message, type ServerFrame } from '../wire.ts';
 import { RoomStream, type RoomStreamDeps } from './room-stream.ts';
 import type { ClientEvents } from './types.ts';
 

@@ -1,7 +1,7 @@
 /**
  * Public types of the typed client: options, events, and the minimal WebSocket shape it needs.
  */
-import type { ErrorCode, Member, Message, PresenceStatus } from '../protocol.ts';
+import type { ErrorCode, Member, Message, PresenceStatus } from '../wire.ts';
 
 /**
  * The part of a WebSocket the client uses. Browser, Deno and `ws` (Node) sockets all fit.
@@ -68,6 +68,7 @@ export type ClientState = keyof typeof CLIENT_STATE;
 
 /** Errors the client itself reports, besides the server's error codes. */
 export const CLIENT_ERROR = {
+  /** A REST request failed (network, malformed answer, or an error status without a known code). */
   history_failed: 'history_failed',
   closed: 'closed',
   left: 'left',

@@ -102,7 +102,8 @@ export function wsSuite(runtime: Runtime): void {
         const room = `dm:${uid('alice')}:${uid('bob')}`;
         const carol = await connect(server, uid('carol'));
         carol.send({ type: 'join', room });
-        expect(await carol.nextOf('error')).toMatchObject({ code: 'forbidden' });
+        // The refusal names the room, so a client with several joins in flight knows which failed.
+        expect(await carol.nextOf('error')).toMatchObject({ code: 'forbidden', room });
         carol.send({ type: 'send', room, text: 'hi', cid: 'x-1' });
         expect(await carol.nextOf('error')).toMatchObject({ code: 'forbidden', cid: 'x-1' });
         await carol.heartbeat();
@@ -203,8 +204,9 @@ export function wsSuite(runtime: Runtime): void {
 
       it('refuses to leave a room not joined with `not_member`', async () => {
         const a = await connect(server, uid('alice'));
-        a.send({ type: 'leave', room: uid('room') });
-        expect(await a.nextOf('error')).toMatchObject({ code: 'not_member' });
+        const room = uid('room');
+        a.send({ type: 'leave', room });
+        expect(await a.nextOf('error')).toMatchObject({ code: 'not_member', room });
         await a.heartbeat();
       });
     });
