@@ -1,6 +1,7 @@
 /** `GET /ws`: authenticate, check capacity, upgrade, and hand the socket to the session. */
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import type { WSContext, WSEvents } from 'hono/ws';
 import type { AppState } from '../src/app.ts';
 import { authenticate } from '../src/auth.ts';
 import type { Config } from '../src/config.ts';
@@ -27,22 +28,29 @@ export function wsRoutes(config: Config, state: AppState, sessions: Sessions, ru
   r.get(
     '/ws',
     admit,
-    runtime.upgradeWebSocket((c) => {
-      // Only the user name is kept: the request and its context must not live as long as the socket.
-      const user = c.get('user');
-      let conn: Conn | undefined;
-      return {
-        onOpen: (_event, ws) => {
-          conn = sessions.open(ws, user);
-        },
-        onMessage: (event) => {
-          if (conn) void sessions.message(conn, event.data);
-        },
-        onClose: (event) => {
-          if (conn) void sessions.close(conn, event.code);
-        },
-      };
-    }),
+    // Only the user name is kept: the request and its context must not live as long as the socket.
+    runtime.upgradeWebSocket((c) => new SocketEvents(sessions, c.get('user'))),
   );
   return r;
+}
+
+/**
+ * One socket's event handlers: an object with prototype methods rather than closures, because a
+ * server holds tens of thousands of them.
+ */
+class SocketEvents implements WSEvents {
+  conn: Conn | undefined = undefined;
+  constructor(
+    readonly sessions: Sessions,
+    readonly user: string,
+  ) {}
+  onOpen(_event: Event, ws: WSContext): void {
+    this.conn = this.sessions.open(ws, this.user);
+  }
+  onMessage(event: MessageEvent): void {
+    if (this.conn) void this.sessions.message(this.conn, event.data);
+  }
+  onClose(event: CloseEvent): void {
+    if (this.conn) void this.sessions.close(this.conn, event.code);
+  }
 }

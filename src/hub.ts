@@ -13,8 +13,8 @@ import type { SocketOps } from './runtime.ts';
 
 /** One client connection. Kept small: a server holds tens of thousands. */
 export class Conn {
-  /** Room names this socket has joined. */
-  readonly rooms = new Set<string>();
+  /** Room names this socket has joined; created with the first (most sockets idle in none or one). */
+  #rooms: Set<string> | null = null;
   /** Serialized events waiting for this turn's flush; null when none. */
   pending: string[] | null = null;
   /** Pings sent since the last sign of life. */
@@ -43,6 +43,24 @@ export class Conn {
     this.typingTokens = burst.typing;
     this.abuseTokens = burst.abuse;
     this.sendAt = this.typingAt = this.abuseAt = now;
+  }
+
+  inRoom(room: string): boolean {
+    return this.#rooms?.has(room) ?? false;
+  }
+
+  /** The rooms this socket has joined, as a copy. */
+  joinedRooms(): string[] {
+    return this.#rooms ? [...this.#rooms] : [];
+  }
+
+  addRoom(room: string): void {
+    (this.#rooms ??= new Set()).add(room);
+  }
+
+  /** False when the socket was not in the room. */
+  removeRoom(room: string): boolean {
+    return this.#rooms?.delete(room) ?? false;
   }
 }
 
@@ -100,7 +118,7 @@ export class Hub {
     conn.closed = true;
     this.conns.delete(conn.id);
     this.#opts.metrics.connections.set(this.conns.size);
-    const rooms = [...conn.rooms];
+    const rooms = conn.joinedRooms();
     for (const room of rooms) this.leave(conn, room);
     conn.pending = null;
     return rooms;
@@ -126,7 +144,7 @@ export class Hub {
       this.#opts.metrics.rooms.set(this.#rooms.size);
     }
     local.members.add(conn);
-    conn.rooms.add(room);
+    conn.addRoom(room);
     (local.joining ??= new Map()).set(conn, []);
     try {
       await local.subscribed;
@@ -149,7 +167,7 @@ export class Hub {
 
   /** Removes `conn` from a room's local members; the last member out unsubscribes. */
   leave(conn: Conn, room: string): boolean {
-    if (!conn.rooms.delete(room)) return false;
+    if (!conn.removeRoom(room)) return false;
     const local = this.#rooms.get(room);
     if (!local) return true;
     local.members.delete(conn);

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     enforcesMaxPayload: false,
     sockets: {
       ping: () => false,
-      onPong: () => {},
+      watchLiveness: () => {},
       terminate: (ws) => raw(ws).close(),
       bufferedAmount: (ws) => raw(ws).bufferedAmount,
     },

@@ -1,6 +1,17 @@
-/** Node entry point: the only Node-specific file. Starts the HTTP + WebSocket server on one port. */
-import { serve, upgradeWebSocket } from '@hono/node-server';
-import type { WSContext } from 'hono/ws';
+/**
+ * Node entry point: the only Node-specific file. Serves HTTP with `@hono/node-server` and
+ * WebSockets with a `ws` server on the same port.
+ *
+ * The upgrade is wired here rather than through node-server's own helper, which keeps the
+ * request, its headers and the Hono context alive for as long as the socket (about 5 KB per
+ * idle connection). Here the route's middleware runs as for any request, and an accepted socket
+ * keeps only its events object and a small context.
+ */
+import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { serve } from '@hono/node-server';
+import { WSContext, type WSEvents, defineWebSocketHelper } from 'hono/ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
@@ -9,7 +20,112 @@ import { configureLog, log } from './log.ts';
 import { LIMITS } from './protocol.ts';
 import type { WsRuntime } from './runtime.ts';
 
-const raw = (ws: WSContext) => ws.raw as WebSocket;
+/** Events the `/ws` route registered while handling an upgrade request, until the handshake. */
+const accepted = new WeakMap<IncomingMessage, WSEvents<WebSocket>>();
+
+const upgradeWebSocket = defineWebSocketHelper<WebSocket>((c, events) => {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming || c.req.header('upgrade')?.toLowerCase() !== 'websocket') return;
+  accepted.set(incoming, events);
+  return new Response(null);
+});
+
+/** Hono's socket context over a `ws` socket, with its methods on the prototype. */
+class NodeWSContext extends WSContext<WebSocket> {
+  constructor(
+    ws: WebSocket,
+    readonly events: WSEvents<WebSocket>,
+  ) {
+    super(NO_INIT);
+    this.raw = ws;
+  }
+  override send(data: string | ArrayBuffer | Uint8Array<ArrayBuffer>): void {
+    this.raw?.send(data);
+  }
+  override close(code?: number, reason?: string): void {
+    this.raw?.close(code, reason);
+  }
+  override get readyState() {
+    return (this.raw?.readyState ?? WebSocket.CLOSED) as 0 | 1 | 2 | 3;
+  }
+}
+const NO_INIT = { send() {}, close() {}, readyState: 3 as const, url: null, protocol: null };
+
+// Listeners shared by every socket (`this` is the socket), so a connection costs no closures.
+const CTX = Symbol('parley.ctx');
+const LIVENESS = Symbol('parley.liveness');
+type Socket = WebSocket & { [CTX]: NodeWSContext; [LIVENESS]?: { missed: number } };
+
+function onMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  const ctx = (this as Socket)[CTX];
+  // Handlers read only `data`: a plain object spares a MessageEvent per frame.
+  const payload = isBinary ? new Uint8Array(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[])).buffer : data.toString();
+  ctx.events.onMessage?.({ data: payload } as MessageEvent, ctx);
+}
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  const ctx = (this as Socket)[CTX];
+  ctx.events.onClose?.({ code, reason: reason.toString() } as CloseEvent, ctx);
+}
+function onError(this: WebSocket, err: Error): void {
+  const ctx = (this as Socket)[CTX];
+  ctx.events.onError?.({ type: 'error', error: err } as unknown as Event, ctx);
+}
+// A closure here would keep the request and its first bytes alive as long as the socket.
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+function onPong(this: WebSocket): void {
+  const target = (this as Socket)[LIVENESS];
+  if (target) target.missed = 0;
+}
+
+function acceptUpgrades(server: ReturnType<typeof serve>, wss: WebSocketServer, fetch: (req: Request, env: object) => Response | Promise<Response>): void {
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', destroyOnError);
+    void (async () => {
+      let response: Response;
+      try {
+        response = await fetch(toRequest(req), { incoming: req, outgoing: undefined });
+      } catch (err) {
+        log.error('upgrade failed', { err });
+        response = new Response(null, { status: 500 });
+      }
+      const events = accepted.get(req);
+      accepted.delete(req);
+      if (!events) return reject(socket, response);
+      if (socket.destroyed) return;
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const ctx = new NodeWSContext(ws, events);
+        (ws as Socket)[CTX] = ctx;
+        ws.on('message', onMessage);
+        ws.on('close', onClose);
+        ws.on('error', onError);
+        events.onOpen?.(new Event('open'), ctx);
+      });
+    })();
+  });
+}
+
+function toRequest(req: IncomingMessage): Request {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { headers });
+}
+
+/** Answers a refused upgrade with the route's status and headers (401, 503 with Retry-After, …). */
+function reject(socket: Duplex, response: Response): void {
+  if (socket.destroyed) return;
+  const status = response.status === 200 ? 400 : response.status;
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`, 'Connection: close', 'Content-Length: 0'];
+  response.headers.forEach((value, key) => {
+    if (!/^(connection|content-length|content-type|transfer-encoding|upgrade)$/i.test(key)) lines.push(`${key}: ${value}`);
+  });
+  socket.end(`${lines.join('\r\n')}\r\n\r\n`);
+}
+
+const raw = (ws: WSContext) => ws.raw as Socket;
 
 const runtime: WsRuntime = {
   upgradeWebSocket,
@@ -20,7 +136,11 @@ const runtime: WsRuntime = {
       if (socket.readyState === WebSocket.OPEN) socket.ping();
       return true;
     },
-    onPong: (ws, listener) => void raw(ws).on('pong', listener),
+    watchLiveness: (ws, target) => {
+      const socket = raw(ws);
+      socket[LIVENESS] = target;
+      socket.on('pong', onPong);
+    },
     terminate: (ws) => raw(ws).terminate(),
     bufferedAmount: (ws) => raw(ws).bufferedAmount,
   },
@@ -33,14 +153,12 @@ async function main(): Promise<void> {
   const stores = await createStores(config);
   const parley = createApp(config, stores, runtime);
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.frameBytes, perMessageDeflate: false });
-  const server = serve(
-    { fetch: parley.app.fetch, port: config.port, hostname: config.host, websocket: { server: wss } },
-    (info) => {
-      parley.ready();
-      log.info('listening', { host: config.host, port: info.port, backend: stores.backend, auth: config.auth.mode });
-    },
-  );
+  const wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.frameBytes, perMessageDeflate: false, clientTracking: false });
+  const server = serve({ fetch: parley.app.fetch, port: config.port, hostname: config.host }, (info) => {
+    parley.ready();
+    log.info('listening', { host: config.host, port: info.port, backend: stores.backend, auth: config.auth.mode });
+  });
+  acceptUpgrades(server, wss, parley.app.fetch);
   server.on('error', (err) => {
     log.error('server failed', { err });
     process.exit(1);

@@ -7,8 +7,8 @@ import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 export type SocketOps = {
   /** Sends a WebSocket ping; false when the runtime has no ping API and checks liveness itself. */
   ping(ws: WSContext): boolean;
-  /** Calls `listener` on every pong of this socket (never, where `ping` returns false). */
-  onPong(ws: WSContext, listener: () => void): void;
+  /** Resets `target.missed` on every pong of this socket (never, where `ping` returns false). */
+  watchLiveness(ws: WSContext, target: { missed: number }): void;
   /** Drops the connection at once, without a closing handshake. */
   terminate(ws: WSContext): void;
   /** Bytes queued for this socket and not yet written to the network. */

@@ -42,9 +42,7 @@ export class Sessions {
     const conn = new Conn(newConnId(), user, config.instanceId, ws, { send: send.burst, typing: typing.burst, abuse: ABUSE.burst }, Date.now());
     this.#hub.add(conn);
     metrics.connectionsTotal.inc();
-    this.#sockets.onPong(ws, () => {
-      conn.missed = 0;
-    });
+    this.#sockets.watchLiveness(ws, conn);
     // Written directly, never queued: `hello` is the first frame and is never part of a batch.
     ws.send(JSON.stringify({ type: 'hello', user, conn: conn.id, instance: config.instanceId, heartbeatMs: config.heartbeatMs }));
     metrics.framesOut.inc({ type: 'hello' });
@@ -173,7 +171,7 @@ export class Sessions {
       if (!recovered) page = await stores.log.read(room, { limit: LIMITS.joinLatest });
       if (!page) throw new Error('unreachable');
       const members = await roomMembers(stores, room, kind);
-      if (conn.closed || !conn.rooms.has(room)) return; // closed or left while joining
+      if (conn.closed || !conn.inRoom(room)) return; // closed or left while joining
       this.#hub.finishJoin(conn, room, {
         type: 'joined',
         room,
@@ -208,7 +206,7 @@ export class Sessions {
 
   async #send(conn: Conn, frame: Frame<'send'>): Promise<void> {
     const kind = this.#chat.access(conn.user, frame.room);
-    if (!conn.rooms.has(frame.room)) throw new AppError('not_member', `join ${frame.room.slice(0, 80)} before sending`);
+    if (!conn.inRoom(frame.room)) throw new AppError('not_member', `join ${frame.room.slice(0, 80)} before sending`);
     if (!this.#allow(conn, 'send')) throw new AppError('rate_limited', 'too many messages; slow down');
     const { message } = await this.#chat.post(conn.user, frame.room, kind, frame.text, frame.cid);
     const { room, epoch, seq, ts } = message;
@@ -217,7 +215,7 @@ export class Sessions {
 
   async #typing(conn: Conn, frame: Frame<'typing'>): Promise<void> {
     this.#chat.access(conn.user, frame.room);
-    if (!conn.rooms.has(frame.room)) throw new AppError('not_member', `join ${frame.room.slice(0, 80)} first`);
+    if (!conn.inRoom(frame.room)) throw new AppError('not_member', `join ${frame.room.slice(0, 80)} first`);
     if (!this.#allow(conn, 'typing')) throw new AppError('rate_limited', 'too many typing events; slow down');
     await this.#chat.stores.log.signal(frame.room, { type: 'typing', room: frame.room, user: conn.user });
   }

@@ -8,7 +8,8 @@ export type MemoryPresenceOptions = {
   now?: () => number;
 };
 
-type Entry = { ref: ConnRef; expiresAt: number; rooms: Set<string> };
+/** `rooms` is created with the connection's first room: most have none or one. */
+type Entry = { ref: ConnRef; expiresAt: number; rooms: Set<string> | null };
 
 /** Users whose last-seen time is remembered at most; the oldest are forgotten first. */
 const MAX_LAST_SEEN = 1_000_000;
@@ -34,7 +35,7 @@ export class MemoryPresence implements Presence {
     ids.add(conn.id);
     const existing = this.#conns.get(conn.id);
     if (existing) existing.expiresAt = this.#now() + this.#ttlMs;
-    else this.#conns.set(conn.id, { ref: conn, expiresAt: this.#now() + this.#ttlMs, rooms: new Set() });
+    else this.#conns.set(conn.id, { ref: conn, expiresAt: this.#now() + this.#ttlMs, rooms: null });
     return { first };
   }
 
@@ -62,13 +63,13 @@ export class MemoryPresence implements Presence {
     if (!ids) users.set(conn.user, (ids = new Set()));
     const first = ids.size === 0;
     ids.add(conn.id);
-    entry.rooms.add(room);
+    (entry.rooms ??= new Set()).add(room);
     return { first };
   }
 
   async leave(room: string, conn: ConnRef): Promise<{ last: boolean }> {
     const entry = this.#conns.get(conn.id);
-    if (!entry?.rooms.has(room)) return { last: false };
+    if (!entry?.rooms?.has(room)) return { last: false };
     entry.rooms.delete(room);
     return { last: this.#leaveRoom(room, conn) };
   }
@@ -108,7 +109,7 @@ export class MemoryPresence implements Presence {
     const { ref } = entry;
     this.#conns.delete(ref.id);
     const leftRooms: string[] = [];
-    for (const room of entry.rooms) if (this.#leaveRoom(room, ref)) leftRooms.push(room);
+    for (const room of entry.rooms ?? []) if (this.#leaveRoom(room, ref)) leftRooms.push(room);
     const ids = this.#users.get(ref.user);
     ids?.delete(ref.id);
     const offline = !ids || ids.size === 0;
