@@ -1,28 +1,23 @@
 /** Deno entry point: the only Deno-specific file. Starts the HTTP + WebSocket server on one port. */
 import { upgradeWebSocket as denoUpgrade } from 'hono/deno';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
-import { createApp } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
-import { createStores } from './deps.ts';
-import { configureLog, log } from './log.ts';
+import type { Config } from './config.ts';
+import { log } from './log.ts';
 import type { WsRuntime } from './runtime.ts';
+import { boot, reportStartFailure, stopOnce } from './start.ts';
 
 const raw = (ws: WSContext) => ws.raw as WebSocket;
 
-async function main(): Promise<void> {
-  const config = loadConfig(Deno.env.toObject());
-  configureLog(config.logLevel, { instance: config.instanceId });
-  if (config.auth.mode === 'dev') log.warn('AUTH_MODE=dev: any client may claim any user name; never use it in production');
-
-  // Deno has no server-side ping API, so the heartbeat round counts client frames instead (4000
-  // after two silent intervals). Deno's own idle ping stays on as a backstop, set later than that.
+/**
+ * Deno has no server-side ping API, so the heartbeat round counts client frames instead (4000
+ * after two silent intervals). Deno's own idle ping stays on as a backstop, set later than that.
+ */
+function denoRuntime(config: Config): WsRuntime {
   const idleTimeout = Math.max(1, Math.ceil((4 * config.heartbeatMs) / 1000));
   const upgradeWebSocket = ((createEvents: Parameters<typeof denoUpgrade>[0]) =>
     denoUpgrade(createEvents as never, { idleTimeout })) as unknown as UpgradeWebSocket;
-
-  const runtime: WsRuntime = {
+  return {
     upgradeWebSocket,
-    enforcesMaxPayload: false,
     sockets: {
       ping: () => false,
       watchLiveness: () => {},
@@ -30,9 +25,10 @@ async function main(): Promise<void> {
       bufferedAmount: (ws) => raw(ws).bufferedAmount,
     },
   };
+}
 
-  const stores = await createStores(config);
-  const parley = createApp(config, stores, runtime);
+async function main(): Promise<void> {
+  const { config, stores, parley } = await boot(Deno.env.toObject(), denoRuntime);
   const server = Deno.serve(
     {
       port: config.port,
@@ -45,21 +41,12 @@ async function main(): Promise<void> {
     parley.app.fetch,
   );
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    await parley.shutdown();
-    await server.shutdown();
-    Deno.exit(0);
-  };
+  const stop = stopOnce(parley, () => server.shutdown(), (code) => Deno.exit(code));
   Deno.addSignalListener('SIGTERM', () => void stop('SIGTERM'));
   Deno.addSignalListener('SIGINT', () => void stop('SIGINT'));
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError) console.error(`parley: ${err.message}`);
-  else console.error('parley: failed to start:', err);
+  reportStartFailure(err);
   Deno.exit(1);
 });

@@ -13,12 +13,10 @@ import type { Duplex } from 'node:stream';
 import { serve } from '@hono/node-server';
 import { WSContext, type WSEvents, defineWebSocketHelper } from 'hono/ws';
 import { WebSocket, WebSocketServer } from 'ws';
-import { createApp } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
-import { createStores } from './deps.ts';
-import { configureLog, log } from './log.ts';
+import { log } from './log.ts';
 import { LIMITS } from './protocol.ts';
 import type { WsRuntime } from './runtime.ts';
+import { boot, reportStartFailure, stopOnce } from './start.ts';
 
 /** Events the `/ws` route registered while handling an upgrade request, until the handshake. */
 const accepted = new WeakMap<IncomingMessage, WSEvents<WebSocket>>();
@@ -129,7 +127,6 @@ const raw = (ws: WSContext) => ws.raw as Socket;
 
 const runtime: WsRuntime = {
   upgradeWebSocket,
-  enforcesMaxPayload: true,
   sockets: {
     ping: (ws) => {
       const socket = raw(ws);
@@ -147,12 +144,7 @@ const runtime: WsRuntime = {
 };
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
-  configureLog(config.logLevel, { instance: config.instanceId });
-  if (config.auth.mode === 'dev') log.warn('AUTH_MODE=dev: any client may claim any user name; never use it in production');
-  const stores = await createStores(config);
-  const parley = createApp(config, stores, runtime);
-
+  const { config, stores, parley } = await boot(process.env, () => runtime);
   const wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.frameBytes, perMessageDeflate: false, clientTracking: false });
   const server = serve({ fetch: parley.app.fetch, port: config.port, hostname: config.host }, (info) => {
     parley.ready();
@@ -163,22 +155,12 @@ async function main(): Promise<void> {
     log.error('server failed', { err });
     process.exit(1);
   });
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    await parley.shutdown();
-    server.close();
-    process.exit(0);
-  };
+  const stop = stopOnce(parley, () => server.close(), (code) => process.exit(code));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError) console.error(`parley: ${err.message}`);
-  else console.error('parley: failed to start:', err);
+  reportStartFailure(err);
   process.exit(1);
 });

@@ -16,9 +16,7 @@ export type SocketOps = {
 };
 
 export type WsRuntime = {
-  // biome-ignore lint: the helper's generic is runtime-specific.
+  /** Hono's helper for the runtime; its type parameters differ per runtime and are not used here. */
   upgradeWebSocket: UpgradeWebSocket<any, any>;
   sockets: SocketOps;
-  /** Checks an inbound frame's size where the runtime does not enforce the limit itself. */
-  enforcesMaxPayload: boolean;
 };

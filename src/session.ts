@@ -99,7 +99,7 @@ export class Sessions {
   async close(conn: Conn, code: number): Promise<void> {
     if (!this.#hub.conns.has(conn.id)) return;
     const { presence } = this.#chat.stores;
-    this.#chat.metrics.closes.inc({ code: String(code) });
+    this.#chat.metrics.closes.inc({ code: closeLabel(code) });
     const rooms = this.#hub.remove(conn);
     try {
       const now = Date.now();
@@ -247,6 +247,13 @@ function frameRoom(conn: Conn, frame: ClientFrame): string | undefined {
   if (frame.type === 'heartbeat') return undefined;
   if ('with' in frame) return frame.with === conn.user ? undefined : directRoom(conn.user, frame.with);
   return frame.room;
+}
+
+const KNOWN_CLOSE_CODES = new Set([1000, 1001, 1005, 1006, 1008, 1009, 1011, 1012, 1013, 4000, 4008]);
+
+/** The metric label of a close code; clients choose codes freely, so the rest share one label. */
+function closeLabel(code: number): string {
+  return KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other';
 }
 
 function isWsCode(code: string): code is ErrorCode {
