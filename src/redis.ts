@@ -1,0 +1,69 @@
+/**
+ * The Redis Cluster connection shared by the Redis implementations of the seams. Redis words stay
+ * in `src/<seam>/redis.ts` and here.
+ */
+import { Cluster } from 'ioredis';
+import { BackendUnavailable } from './errors.ts';
+
+export type RedisOptions = {
+  /** `host:port` of one or more cluster nodes. */
+  nodes: readonly string[];
+  /** How long to wait for the cluster at start before giving up. */
+  connectTimeoutMs?: number;
+};
+
+/**
+ * Connects to the cluster and waits until it is ready. Throws `BackendUnavailable` with a clear
+ * message when it cannot be reached in time, so that start-up fails instead of running without it.
+ */
+export async function connectCluster(opts: RedisOptions): Promise<Cluster> {
+  const startupNodes = opts.nodes.map((n) => {
+    const i = n.lastIndexOf(':');
+    return { host: n.slice(0, i), port: Number(n.slice(i + 1)) };
+  });
+  const cluster = new Cluster(startupNodes, {
+    // Sharded pub/sub is only delivered from every shard with this on (one subscriber per shard).
+    shardedSubscribers: true,
+    scaleReads: 'master',
+    // Commands fail fast while the cluster is unreachable, rather than queueing without bound.
+    enableOfflineQueue: true,
+    clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+    redisOptions: { maxRetriesPerRequest: 2, connectTimeout: 2000, enableAutoPipelining: true },
+  });
+  const timeoutMs = opts.connectTimeoutMs ?? 10_000;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      cluster.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      cluster.once('end', () => {
+        clearTimeout(timer);
+        reject(new Error('connection ended'));
+      });
+    });
+  } catch (err) {
+    cluster.disconnect();
+    throw new BackendUnavailable(`Redis Cluster at ${opts.nodes.join(',')} is unreachable: ${(err as Error).message}`);
+  }
+  // Errors are reported per command; without a listener ioredis would print each one.
+  cluster.on('error', () => {});
+  return cluster;
+}
+
+/** Whether an ioredis error means "the backend cannot be reached now" rather than a bug. */
+export function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    /Connection is closed|ClusterAllFailedError|MaxRetriesPerRequestError|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|ECONNREFUSED|ETIMEDOUT|Stream isn't writeable|None of startup nodes is available/i.test(
+      `${err.name} ${err.message}`,
+    )
+  );
+}
+
+/** Rethrows a Redis failure as `BackendUnavailable` when it is one. */
+export function unavailable(err: unknown): never {
+  if (isUnavailable(err)) throw new BackendUnavailable((err as Error).message);
+  throw err;
+}
