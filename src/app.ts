@@ -54,7 +54,11 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
 
   const state: AppState = {
     instanceId: config.instanceId,
-    readiness: () => (phase !== 'ready' ? phase : hub.conns.size >= config.maxConnections ? 'full' : 'ready'),
+    readiness: () => {
+      if (phase !== 'ready') return phase;
+      if (!stores.healthy()) return 'degraded';
+      return hub.conns.size >= config.maxConnections ? 'full' : 'ready';
+    },
     connections: () => hub.conns.size,
     shed: () => metrics.dropped.inc({ reason: 'connection_shed' }),
   };
@@ -89,7 +93,10 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
   app.route('/', authed);
 
   const stopLag = watchLoopLag(metrics.loopLag);
-  const beat = setInterval(() => void sessions.heartbeat(), config.heartbeatMs);
+  const beat = setInterval(() => sessions.heartbeat(), config.heartbeatMs);
+  // Twice per heartbeat interval, with a TTL of one interval (deps.ts): a dead instance's users
+  // are offline within 1.5 intervals, and a refresh may run half an interval late.
+  const presenceRound = setInterval(() => void sessions.presenceRound(), config.heartbeatMs / 2);
 
   return {
     app,
@@ -101,9 +108,10 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
     shutdown: async () => {
       phase = 'draining';
       clearInterval(beat);
+      clearInterval(presenceRound);
       stopLag();
       await drain(hub, sessions, config.drain);
-      await Promise.allSettled([stores.log.close(), stores.presence.close(), stores.conversations.close()]);
+      await stores.close();
     },
   };
 }

@@ -13,11 +13,13 @@ export type Stores = {
   presence: Presence;
   conversations: Conversations;
   /** Which backend serves the stores, for logs and /health. */
-  backend: 'memory';
+  backend: 'memory' | 'redis';
+  /** False while the backend cannot be reached (`/ready` then answers `degraded`). */
+  healthy(): boolean;
+  /** Closes every store and the connection they share. */
+  close(): Promise<void>;
 };
 
-/** A connection not refreshed for this many heartbeat intervals is reaped. */
-export const PRESENCE_TTL_INTERVALS = 2;
 
 /**
  * Builds the stores. A backend that is configured but not available is a start-up error, never a
@@ -30,10 +32,20 @@ export async function createStores(config: Config): Promise<Stores> {
   if (config.mongoUrl) {
     throw new ConfigError('MONGO_URL: the MongoDB backend is not part of this build; unset it to run embedded');
   }
-  return {
+  const stores = {
     log: new MemoryRoomLog({ hotWindow: config.hotWindow, idempotencyTtlMs: config.idempotencyTtlMs }),
-    presence: new MemoryPresence({ ttlMs: PRESENCE_TTL_INTERVALS * config.heartbeatMs + 1000 }),
+    // Refreshed every half interval by the presence round (app.ts).
+    presence: new MemoryPresence({ ttlMs: config.heartbeatMs }),
     conversations: new MemoryConversations(),
-    backend: 'memory',
   };
+  return {
+    ...stores,
+    backend: 'memory',
+    healthy: () => true,
+    close: () => closeAll(stores),
+  };
+}
+
+async function closeAll(stores: Pick<Stores, 'log' | 'presence' | 'conversations'>): Promise<void> {
+  await Promise.allSettled([stores.log.close(), stores.presence.close(), stores.conversations.close()]);
 }

@@ -110,12 +110,8 @@ export class Sessions {
     }
   }
 
-  /**
-   * One heartbeat round: pings every socket, terminates those that missed two pongs, refreshes the
-   * presence of the others and reaps connections of instances that stopped refreshing theirs.
-   */
-  async heartbeat(): Promise<void> {
-    const alive: Conn[] = [];
+  /** One heartbeat round: pings every socket and closes those silent for two rounds with 4000. */
+  heartbeat(): void {
     for (const conn of this.#hub.conns.values()) {
       if (conn.missed >= 2) {
         this.#timeout(conn);
@@ -125,18 +121,24 @@ export class Sessions {
       // client's own heartbeats are the sign of life.
       this.#sockets.ping(conn.ws);
       conn.missed++;
-      alive.push(conn);
     }
+  }
+
+  /**
+   * One presence round: refreshes the entries of this instance's live sockets and reaps those of
+   * sockets nobody refreshes any more (an instance that died), announcing them offline.
+   */
+  async presenceRound(): Promise<void> {
     const { presence, log: roomLog } = this.#chat.stores;
     try {
-      await presence.refresh(alive);
+      await presence.refresh([...this.#hub.conns.values()]);
       for (const r of await presence.reap()) {
         for (const room of r.leftRooms) {
           await roomLog.signal(room, { type: 'presence', room, user: r.conn.user, status: 'offline', lastSeen: r.lastSeen });
         }
       }
     } catch (err) {
-      log.warn('heartbeat round failed', { err });
+      log.warn('presence round failed', { err });
     }
   }
 
