@@ -2,11 +2,15 @@
 import type { Config } from './config.ts';
 import { ConfigError } from './config.ts';
 import { MemoryConversations } from './conversations/memory.ts';
+import { RedisConversations } from './conversations/redis.ts';
 import type { Conversations } from './conversations/types.ts';
 import { MemoryPresence } from './presence/memory.ts';
+import { RedisPresence } from './presence/redis.ts';
 import type { Presence } from './presence/types.ts';
 import { MemoryRoomLog } from './rooms/memory.ts';
+import { RedisRoomLog } from './rooms/redis.ts';
 import type { RoomLog } from './rooms/types.ts';
+import { connectCluster } from './redis.ts';
 
 export type Stores = {
   log: RoomLog;
@@ -26,12 +30,10 @@ export type Stores = {
  * silent fall-back to memory.
  */
 export async function createStores(config: Config): Promise<Stores> {
-  if (config.redisNodes) {
-    throw new ConfigError('REDIS_CLUSTER_NODES: the Redis Cluster backend is not part of this build; unset it to run embedded');
-  }
   if (config.mongoUrl) {
     throw new ConfigError('MONGO_URL: the MongoDB backend is not part of this build; unset it to run embedded');
   }
+  if (config.redisNodes) return redisStores(config, config.redisNodes);
   const stores = {
     log: new MemoryRoomLog({ hotWindow: config.hotWindow, idempotencyTtlMs: config.idempotencyTtlMs }),
     // Refreshed every half interval by the presence round (app.ts).
@@ -48,4 +50,26 @@ export async function createStores(config: Config): Promise<Stores> {
 
 async function closeAll(stores: Pick<Stores, 'log' | 'presence' | 'conversations'>): Promise<void> {
   await Promise.allSettled([stores.log.close(), stores.presence.close(), stores.conversations.close()]);
+}
+
+/**
+ * Stores on Redis Cluster, sharing one connection. An unreachable cluster at start is a start-up
+ * error (`BackendUnavailable`); later outages make `healthy()` false until it is back.
+ */
+async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
+  const cluster = await connectCluster({ nodes });
+  const stores = {
+    log: new RedisRoomLog(cluster, { hotWindow: config.hotWindow, idempotencyTtlMs: config.idempotencyTtlMs }),
+    presence: new RedisPresence(cluster, { ttlMs: config.heartbeatMs }),
+    conversations: new RedisConversations(cluster),
+  };
+  return {
+    ...stores,
+    backend: 'redis',
+    healthy: () => cluster.status === 'ready',
+    close: async () => {
+      await closeAll(stores);
+      await cluster.quit().catch(() => cluster.disconnect());
+    },
+  };
 }

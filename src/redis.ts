@@ -30,10 +30,16 @@ export async function connectCluster(opts: RedisOptions): Promise<Cluster> {
     clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
     redisOptions: { maxRetriesPerRequest: 2, connectTimeout: 2000, enableAutoPipelining: true },
   });
+  // Errors are reported per command; without a listener ioredis prints each one. The last is kept
+  // for the start-up message.
+  let lastError = '';
+  cluster.on('error', (err: Error) => {
+    lastError = err.message;
+  });
   const timeoutMs = opts.connectTimeoutMs ?? 10_000;
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`not ready within ${timeoutMs} ms${lastError ? ` (${lastError})` : ''}`)), timeoutMs);
       cluster.once('ready', () => {
         clearTimeout(timer);
         resolve();
@@ -47,16 +53,18 @@ export async function connectCluster(opts: RedisOptions): Promise<Cluster> {
     cluster.disconnect();
     throw new BackendUnavailable(`Redis Cluster at ${opts.nodes.join(',')} is unreachable: ${(err as Error).message}`);
   }
-  // Errors are reported per command; without a listener ioredis would print each one.
-  cluster.on('error', () => {});
   return cluster;
 }
 
-/** Whether an ioredis error means "the backend cannot be reached now" rather than a bug. */
+/**
+ * Whether an ioredis error means "the backend cannot be reached now" rather than a bug. During a
+ * failover ioredis runs out of redirections (MOVED to the dead master) before the replica is
+ * promoted: transient too.
+ */
 export function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
-    /Connection is closed|ClusterAllFailedError|MaxRetriesPerRequestError|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|ECONNREFUSED|ETIMEDOUT|Stream isn't writeable|None of startup nodes is available/i.test(
+    /Connection is closed|Too many Cluster redirections|ClusterAllFailedError|LOADING|READONLY|MASTERDOWN|MaxRetriesPerRequestError|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|ECONNREFUSED|ETIMEDOUT|Stream isn't writeable|None of startup nodes is available/i.test(
       `${err.name} ${err.message}`,
     )
   );

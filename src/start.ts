@@ -2,6 +2,7 @@
 import { type Parley, createApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { type Stores, createStores } from './deps.ts';
+import { BackendUnavailable } from './errors.ts';
 import { configureLog, log } from './log.ts';
 import type { WsRuntime } from './runtime.ts';
 
@@ -37,6 +38,6 @@ export function stopOnce(parley: Parley, stopServer: () => unknown, exit: (code:
 
 /** Prints why start-up failed: one line for a configuration error, the error otherwise. */
 export function reportStartFailure(err: unknown): void {
-  if (err instanceof ConfigError) console.error(`parley: ${err.message}`);
+  if (err instanceof ConfigError || err instanceof BackendUnavailable) console.error(`parley: ${err.message}`);
   else console.error('parley: failed to start:', err);
 }

@@ -1,0 +1,106 @@
+/**
+ * Key layout and Lua scripts of the Redis room log (`redis.ts`). Every key and the shard channel of
+ * a room carry the hash tag `{room}`, so one script acts on one shard atomically.
+ */
+
+/** The keys and shard channel of one room. */
+export function roomKeys(room: string) {
+  const tag = `parley:{${room}}`;
+  return {
+    seq: `${tag}:seq`,
+    epoch: `${tag}:epoch`,
+    log: `${tag}:log`,
+    channel: `${tag}:ch`,
+    /** `from` never contains `:` (USER_RE), so `from:cid` is unambiguous whatever the cid holds. */
+    cid: (from: string, cid: string) => `${tag}:cid:${from}:${cid}`,
+  };
+}
+
+/** The stream field that holds a message's JSON. */
+export const FIELD = 'm';
+
+/**
+ * Append. KEYS: seq, epoch, log, cid key (unused without a cid), channel.
+ * ARGV: room, from, text, cid ('' = none), has cid ('1'|'0'), new epoch, hot window, idempotency
+ * TTL ms, publish ('1'|'0'; '0' only in tests that simulate a lost publication).
+ * Returns { duplicate (0|1), message JSON }.
+ */
+export const APPEND_LUA = `
+local hasCid = ARGV[5] == '1'
+if hasCid then
+  local seen = redis.call('GET', KEYS[4])
+  if seen then return {1, seen} end
+end
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[6]
+  redis.call('SET', KEYS[2], epoch)
+end
+local seq = redis.call('INCR', KEYS[1])
+local t = redis.call('TIME')
+local ts = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Built by hand: cjson would print large numbers in exponent form and order keys at random.
+local json = '{"room":' .. cjson.encode(ARGV[1]) .. ',"epoch":' .. cjson.encode(epoch)
+  .. ',"seq":' .. string.format('%d', seq) .. ',"from":' .. cjson.encode(ARGV[2])
+  .. ',"text":' .. cjson.encode(ARGV[3]) .. ',"ts":' .. string.format('%d', ts)
+if hasCid then json = json .. ',"cid":' .. cjson.encode(ARGV[4]) end
+json = json .. '}'
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], string.format('%d', seq) .. '-0', '${FIELD}', json)
+if hasCid then redis.call('SET', KEYS[4], json, 'PX', ARGV[8]) end
+if ARGV[9] == '1' then
+  redis.call('SPUBLISH', KEYS[5], '{"type":"message","message":' .. json .. '}')
+end
+return {0, json}
+`;
+
+/** Head. KEYS: epoch, seq. ARGV: new epoch. Returns { epoch, seq }. */
+export const HEAD_LUA = `
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch)
+end
+return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
+`;
+
+/**
+ * Read a page; mirrors `pageOf` in page.ts (the contract tests hold both to the same semantics).
+ * KEYS: epoch, seq, log. ARGV: new epoch, after (-1 = none), before (-1 = none), limit.
+ * Returns { epoch, seq, oldest, hasMore (0|1), message JSON… } in ascending seq.
+ */
+export const READ_LUA = `
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch)
+end
+local head = tonumber(redis.call('GET', KEYS[2]) or '0')
+local first = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)[1]
+local oldest = head + 1
+if first then oldest = tonumber(string.match(first[1], '^(%d+)')) end
+local after = tonumber(ARGV[2])
+local before = tonumber(ARGV[3])
+local limit = tonumber(ARGV[4])
+local out = {epoch, head, oldest, 0}
+local lower = math.max(after >= 0 and after or 0, oldest - 1)
+local upper = math.min(before >= 0 and before or head + 1, head + 1)
+if upper - lower <= 1 then return out end
+local from, to
+if after >= 0 and before < 0 then
+  from = lower + 1
+  to = math.min(upper - 1, lower + limit)
+  if to < head then out[4] = 1 end
+else
+  from = math.max(lower + 1, upper - limit)
+  to = upper - 1
+  if from > lower + 1 then out[4] = 1 end
+end
+local entries = redis.call('XRANGE', KEYS[3], string.format('%d', from) .. '-0', string.format('%d', to) .. '-0')
+for _, e in ipairs(entries) do
+  local f = e[2]
+  for i = 1, #f, 2 do
+    if f[i] == '${FIELD}' then out[#out + 1] = f[i + 1] end
+  end
+end
+return out
+`;

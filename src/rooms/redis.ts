@@ -1,0 +1,269 @@
+/**
+ * Room log on Redis Cluster: one Lua script per append (INCR seq, XADD … MAXLEN ~, SPUBLISH) on the
+ * room's shard, so publish order is seq order; sharded pub/sub for fan-out, with gap filling from
+ * the stream when pub/sub loses messages (e.g. during a failover). Key layout: `redis-scripts.ts`.
+ */
+import type { Cluster } from 'ioredis';
+import type { Message } from '../protocol.ts';
+import { unavailable } from '../redis.ts';
+import { newEpoch } from './page.ts';
+import { APPEND_LUA, FIELD, HEAD_LUA, READ_LUA, roomKeys } from './redis-scripts.ts';
+import type { AppendInput, AppendResult, Position, ReadQuery, ReadResult, RoomEvent, RoomHandler, RoomLog, Signal } from './types.ts';
+import { parseEvent, parseMessage } from './redis-parse.ts';
+
+export type RedisRoomLogOptions = {
+  /** Messages kept per room at least (XADD MAXLEN ~ trims in whole stream nodes, keeping some more). */
+  hotWindow: number;
+  /** How long a `(room, from, cid)` is remembered for idempotent resends. */
+  idempotencyTtlMs: number;
+  /**
+   * Whether `close()` also quits the connection. Default false: the connection is shared by the
+   * Redis seams and closed by whoever made it (deps.ts).
+   */
+  ownsConnection?: boolean;
+};
+
+/** Counters for the metrics endpoint; delivery problems never throw, they are counted here. */
+export type RedisRoomLogStats = {
+  /** Handlers that threw (they must not). */
+  handlerErrors: number;
+  /** Pub/sub payloads that did not parse as a room event. */
+  malformed: number;
+  /** Messages recovered from the log because pub/sub skipped them. */
+  gapFilled: number;
+  /** Gap reads that failed (the gap stays; clients see it by seq and resume with `since`). */
+  gapReadFailures: number;
+};
+
+type Scripted = Cluster & {
+  parleyRoomAppend(...args: (string | number)[]): Promise<unknown>;
+  parleyRoomHead(...args: (string | number)[]): Promise<unknown>;
+  parleyRoomRead(...args: (string | number)[]): Promise<unknown>;
+};
+
+/** One subscribed room on this instance. */
+type Sub = {
+  room: string;
+  handlers: Set<RoomHandler>;
+  /** Epoch and last delivered seq: later messages skip nothing and repeat nothing. */
+  epoch: string;
+  last: number;
+  /** Every delivery step runs after the previous one, so a gap read cannot reorder messages. */
+  chain: Promise<void>;
+};
+
+export class RedisRoomLog implements RoomLog {
+  readonly stats: RedisRoomLogStats = { handlerErrors: 0, malformed: 0, gapFilled: 0, gapReadFailures: 0 };
+  readonly #redis: Scripted;
+  readonly #opts: RedisRoomLogOptions;
+  /** By shard channel. One RedisRoomLog per connection: ioredis keeps no per-caller channel counts. */
+  readonly #subs = new Map<string, Sub>();
+  readonly #onMessage = (channel: string, payload: string) => this.#receive(channel, payload);
+  /**
+   * ioredis re-subscribes after a topology change (failover, resharding): whatever was published
+   * meanwhile is caught up from the log now rather than at the room's next message.
+   */
+  readonly #onResubscribed = () => {
+    for (const sub of this.#subs.values()) sub.chain = sub.chain.then(() => this.#catchUp(sub), () => {});
+  };
+  #closed = false;
+
+  constructor(cluster: Cluster, opts: RedisRoomLogOptions) {
+    cluster.defineCommand('parleyRoomAppend', { numberOfKeys: 5, lua: APPEND_LUA });
+    cluster.defineCommand('parleyRoomHead', { numberOfKeys: 2, lua: HEAD_LUA });
+    cluster.defineCommand('parleyRoomRead', { numberOfKeys: 3, lua: READ_LUA });
+    this.#redis = cluster as Scripted;
+    this.#opts = opts;
+    cluster.on('smessage', this.#onMessage);
+    cluster.on('subscribersReady', this.#onResubscribed);
+  }
+
+  async append(room: string, input: AppendInput): Promise<AppendResult> {
+    this.#check();
+    const k = roomKeys(room);
+    const cid = input.cid ?? '';
+    const reply = await this.#call(() =>
+      this.#redis.parleyRoomAppend(
+        k.seq, k.epoch, k.log, k.cid(input.from, cid), k.channel,
+        room, input.from, input.text, cid, input.cid === undefined ? '0' : '1',
+        newEpoch(), this.#opts.hotWindow, this.#opts.idempotencyTtlMs, '1',
+      ),
+    );
+    if (!Array.isArray(reply)) throw new Error('append: unexpected reply');
+    const message = parseMessage(reply[1]);
+    if (!message) throw new Error('append: stored message does not parse');
+    return { message, duplicate: reply[0] === 1 };
+  }
+
+  async head(room: string): Promise<Position> {
+    this.#check();
+    const k = roomKeys(room);
+    const reply = await this.#call(() => this.#redis.parleyRoomHead(k.epoch, k.seq, newEpoch()));
+    if (!Array.isArray(reply) || typeof reply[0] !== 'string' || typeof reply[1] !== 'number') {
+      throw new Error('head: unexpected reply');
+    }
+    return { epoch: reply[0], seq: reply[1] };
+  }
+
+  async read(room: string, query: ReadQuery): Promise<ReadResult> {
+    this.#check();
+    const k = roomKeys(room);
+    const reply = await this.#call(() =>
+      this.#redis.parleyRoomRead(k.epoch, k.seq, k.log, newEpoch(), query.after ?? -1, query.before ?? -1, query.limit),
+    );
+    if (!Array.isArray(reply)) throw new Error('read: unexpected reply');
+    const [epoch, seq, oldest, more, ...rest] = reply as unknown[];
+    if (typeof epoch !== 'string' || typeof seq !== 'number' || typeof oldest !== 'number') {
+      throw new Error('read: unexpected reply');
+    }
+    const messages: Message[] = [];
+    for (const raw of rest) {
+      const m = parseMessage(raw);
+      if (!m) throw new Error('read: stored message does not parse');
+      messages.push(m);
+    }
+    return { epoch, seq, oldest, messages, hasMore: more === 1 };
+  }
+
+  async signal(room: string, event: Signal): Promise<void> {
+    this.#check();
+    await this.#call(() => this.#redis.spublish(roomKeys(room).channel, JSON.stringify(event)));
+  }
+
+  async subscribe(room: string, handler: RoomHandler): Promise<() => Promise<void>> {
+    this.#check();
+    const channel = roomKeys(room).channel;
+    let sub = this.#subs.get(channel);
+    if (!sub) {
+      const created: Sub = { room, handlers: new Set(), epoch: '', last: 0, chain: Promise.resolve() };
+      sub = created;
+      this.#subs.set(channel, created);
+      // First in the chain: events that arrive meanwhile queue behind it and are judged against
+      // the head read after SSUBSCRIBE is confirmed, so the first message is not taken for a gap.
+      created.chain = (async () => {
+        await this.#call(() => this.#redis.ssubscribe(channel));
+        const head = await this.head(room);
+        created.epoch = head.epoch;
+        created.last = head.seq;
+      })();
+    }
+    const joined = sub;
+    joined.handlers.add(handler);
+    try {
+      await joined.chain;
+    } catch (err) {
+      // Not subscribed: the next subscribe to this room tries afresh.
+      joined.handlers.delete(handler);
+      if (joined.handlers.size === 0 && this.#subs.get(channel) === joined) {
+        this.#subs.delete(channel);
+        // SSUBSCRIBE may have gone through before the head read failed.
+        this.#redis.sunsubscribe(channel).catch(() => {});
+      }
+      throw err;
+    }
+    let done = false;
+    return async () => {
+      if (done) return;
+      done = true;
+      joined.handlers.delete(handler);
+      if (joined.handlers.size > 0 || this.#subs.get(channel) !== joined) return;
+      this.#subs.delete(channel);
+      if (!this.#closed) await this.#call(() => this.#redis.sunsubscribe(channel));
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#redis.off('smessage', this.#onMessage);
+    this.#redis.off('subscribersReady', this.#onResubscribed);
+    const channels = [...this.#subs.keys()];
+    this.#subs.clear();
+    // One channel per call: the cluster refuses multi-slot SUNSUBSCRIBE.
+    await Promise.allSettled(channels.map((c) => this.#redis.sunsubscribe(c)));
+    if (this.#opts.ownsConnection) await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+
+  /** Runs a command, turning connection failures into `BackendUnavailable`. */
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      return unavailable(err);
+    }
+  }
+
+  #receive(channel: string, payload: string): void {
+    const sub = this.#subs.get(channel);
+    if (!sub) return;
+    const event = parseEvent(payload);
+    if (!event) {
+      this.stats.malformed++;
+      return;
+    }
+    sub.chain = sub.chain.then(
+      () => this.#handle(sub, event),
+      () => {}, // a failed subscribe delivers nothing
+    );
+  }
+
+  async #handle(sub: Sub, event: RoomEvent): Promise<void> {
+    if (event.type !== 'message') return this.#deliver(sub, event);
+    const m = event.message;
+    if (m.epoch !== sub.epoch) {
+      // The room was recreated (its keys removed): its seqs start again.
+      sub.epoch = m.epoch;
+      sub.last = m.seq - 1;
+    }
+    if (m.seq <= sub.last) return; // already delivered (e.g. by a gap read)
+    if (m.seq > sub.last + 1) await this.#fillGap(sub, m.seq - 1);
+    sub.last = m.seq;
+    this.#deliver(sub, event);
+  }
+
+  /** Delivers what the log holds beyond the last delivered message. */
+  async #catchUp(sub: Sub): Promise<void> {
+    let head: Position;
+    try {
+      head = await this.head(sub.room);
+    } catch {
+      this.stats.gapReadFailures++;
+      return;
+    }
+    if (head.epoch === sub.epoch && head.seq > sub.last) await this.#fillGap(sub, head.seq);
+  }
+
+  /** Delivers the stored messages `last+1 … to` that pub/sub did not bring. */
+  async #fillGap(sub: Sub, to: number): Promise<void> {
+    let entries: [string, string[]][];
+    try {
+      entries = await this.#redis.xrange(roomKeys(sub.room).log, `${sub.last + 1}-0`, `${to}-0`);
+    } catch {
+      this.stats.gapReadFailures++;
+      return;
+    }
+    for (const [, fields] of entries) {
+      const i = fields.indexOf(FIELD);
+      const m = i >= 0 && i % 2 === 0 ? parseMessage(fields[i + 1]) : null;
+      if (!m || m.epoch !== sub.epoch || m.seq <= sub.last) continue;
+      sub.last = m.seq;
+      this.stats.gapFilled++;
+      this.#deliver(sub, { type: 'message', message: m });
+    }
+  }
+
+  #deliver(sub: Sub, event: RoomEvent): void {
+    for (const handler of sub.handlers) {
+      try {
+        handler(event);
+      } catch {
+        // Handlers must not throw; one that does must not stop delivery to the others.
+        this.stats.handlerErrors++;
+      }
+    }
+  }
+
+  #check(): void {
+    if (this.#closed) throw new Error('room log is closed');
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Presence and conversations against a real Redis Cluster (vitest global setup), plus what only a
+ * shared backend can show: several chat instances on one cluster.
+ */
+import type { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RedisConversations } from '../../src/conversations/redis.ts';
+import { presencePartition, presenceStreamKey, RedisPresence } from '../../src/presence/redis.ts';
+import type { ConnRef, Reaped } from '../../src/presence/types.ts';
+import { BackendUnavailable } from '../../src/errors.ts';
+import { connectCluster } from '../../src/redis.ts';
+import { conversationsContract } from './conversations.ts';
+import { presenceContract } from './presence.ts';
+import { sleep, uid } from './util.ts';
+
+const nodes = inject('redisNodes');
+
+presenceContract('redis', async (opts) => {
+  const redis = await connectCluster({ nodes });
+  const presence = new RedisPresence(redis, { ...opts, ownsConnection: true });
+  return { presence, cleanup: () => presence.close() };
+});
+
+conversationsContract('redis', async () => {
+  const redis = await connectCluster({ nodes });
+  const conversations = new RedisConversations(redis, { ownsConnection: true });
+  return { conversations, cleanup: () => conversations.close() };
+});
+
+describe('RedisPresence: several instances on one cluster', () => {
+  const ttlMs = 400;
+  let redisA: Cluster;
+  let redisB: Cluster;
+  let a: RedisPresence;
+  let b: RedisPresence;
+  const [instA, instB] = [uid('inst-a'), uid('inst-b')];
+  const conn = (user: string, instance: string): ConnRef => ({ id: uid('conn'), user, instance });
+  const mine = (all: Reaped[], conns: ConnRef[]) => all.filter((r) => conns.some((c) => c.id === r.conn.id));
+
+  beforeAll(async () => {
+    [redisA, redisB] = await Promise.all([connectCluster({ nodes }), connectCluster({ nodes })]);
+    a = new RedisPresence(redisA, { ttlMs });
+    b = new RedisPresence(redisB, { ttlMs });
+  });
+  afterAll(async () => {
+    await Promise.all([a.close(), b.close()]);
+    // Not owned by the stores: closing them must leave the connections usable.
+    expect(await redisA.ping()).toBe('PONG');
+    redisA.disconnect();
+    redisB.disconnect();
+  });
+
+  it('keeps a user online until the connections on both instances are gone', async () => {
+    const alice = uid('alice');
+    const [ca, cb] = [conn(alice, instA), conn(alice, instB)];
+    expect(await a.connect(ca)).toEqual({ first: true });
+    expect(await b.connect(cb)).toEqual({ first: false });
+    expect((await a.disconnect(ca)).last).toBe(false);
+    expect((await a.status(alice)).status).toBe('online');
+    const gone = await b.disconnect(cb);
+    expect(gone.last).toBe(true);
+    expect(await a.status(alice)).toEqual({ user: alice, status: 'offline', lastSeen: gone.lastSeen });
+  });
+
+  it('reaps a stopped instance\'s connections from the others, each exactly once', async () => {
+    const room = uid('room');
+    const users = Array.from({ length: 20 }, () => uid('u'));
+    const dead = users.map((u) => conn(u, instA));
+    const live = conn(users[0] ?? '', instB);
+    for (const c of dead) {
+      await a.connect(c);
+      await a.join(room, c);
+    }
+    await b.connect(live);
+    await b.join(room, live);
+    // Instance A stops refreshing; B goes on with its own connection for twice the TTL.
+    for (let i = 0; i < 8; i++) {
+      await sleep(ttlMs / 4);
+      await b.refresh([live]);
+    }
+    const [r1, r2, r3] = await Promise.all([b.reap(), a.reap(), b.reap()]);
+    const reaped = mine([...r1, ...r2, ...r3], dead);
+    expect(reaped.map((r) => r.conn.id).sort()).toEqual(dead.map((c) => c.id).sort());
+    const first = reaped.find((r) => r.conn.id === dead[0]?.id);
+    // users[0] is still connected through B.
+    expect(first).toMatchObject({ offline: false, leftRooms: [] });
+    for (const r of reaped.filter((x) => x !== first)) expect(r).toMatchObject({ offline: true, leftRooms: [room] });
+    expect(await b.members(room)).toEqual([{ user: users[0], status: 'online' }]);
+    expect(mine(await b.reap(), [...dead, live])).toEqual([]);
+  });
+
+  it('does not reap a connection refreshed after it was due but before the reap', async () => {
+    const bob = uid('bob');
+    const c = conn(bob, instA);
+    await a.connect(c);
+    await sleep(ttlMs + 100);
+    await a.refresh([c]);
+    expect(mine(await b.reap(), [c])).toEqual([]);
+    expect((await b.status(bob)).status).toBe('online');
+  });
+
+  it('writes online and offline events to the user\'s presence stream', async () => {
+    const carol = uid('carol');
+    const key = presenceStreamKey(presencePartition(carol));
+    const before = Date.now();
+    const c = conn(carol, instA);
+    await a.connect(c);
+    await a.connect(conn(carol, instB)); // not a transition
+    const events = async () =>
+      (await redisA.xrange(key, String(before - 1000), '+'))
+        .map(([, fields]) => Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]])))
+        .filter((f) => f['user'] === carol);
+    expect((await events()).map((e) => e['status'])).toEqual(['online']);
+    const [online] = await events();
+    expect(Number(online?.['ts'])).toBeGreaterThanOrEqual(before);
+    // The second connection expires (its instance died); the first disconnects last.
+    await sleep(ttlMs + 100);
+    await a.refresh([c]);
+    await b.reap();
+    const gone = await a.disconnect(c);
+    expect(gone.last).toBe(true);
+    const all = await events();
+    expect(all.map((e) => e['status'])).toEqual(['online', 'offline']);
+    expect(Number(all[1]?.['ts'])).toBe(gone.lastSeen);
+  });
+});
+
+describe('Redis stores without a connection', () => {
+  it('fail with BackendUnavailable, which the routes turn into 503', async () => {
+    const redis = await connectCluster({ nodes });
+    redis.disconnect();
+    const presence = new RedisPresence(redis, { ttlMs: 1000 });
+    const conversations = new RedisConversations(redis);
+    await expect(presence.status(uid('alice'))).rejects.toBeInstanceOf(BackendUnavailable);
+    await expect(presence.reap()).rejects.toBeInstanceOf(BackendUnavailable);
+    await expect(conversations.list(uid('alice'), 10)).rejects.toBeInstanceOf(BackendUnavailable);
+  });
+});
