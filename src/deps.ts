@@ -10,7 +10,7 @@ import type { Presence } from './presence/types.ts';
 import { MemoryRoomLog } from './rooms/memory.ts';
 import { RedisRoomLog } from './rooms/redis.ts';
 import type { RoomLog } from './rooms/types.ts';
-import { connectCluster } from './redis.ts';
+import { connectCluster, watchHealth } from './redis.ts';
 
 export type Stores = {
   log: RoomLog;
@@ -58,6 +58,7 @@ async function closeAll(stores: Pick<Stores, 'log' | 'presence' | 'conversations
  */
 async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
   const cluster = await connectCluster({ nodes });
+  const health = watchHealth(cluster);
   const stores = {
     log: new RedisRoomLog(cluster, { hotWindow: config.hotWindow, idempotencyTtlMs: config.idempotencyTtlMs }),
     presence: new RedisPresence(cluster, { ttlMs: config.heartbeatMs }),
@@ -66,8 +67,9 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
   return {
     ...stores,
     backend: 'redis',
-    healthy: () => cluster.status === 'ready',
+    healthy: health.healthy,
     close: async () => {
+      health.stop();
       await closeAll(stores);
       await cluster.quit().catch(() => cluster.disconnect());
     },

@@ -5,6 +5,9 @@
 import { Cluster } from 'ioredis';
 import { BackendUnavailable } from './errors.ts';
 
+/** Longest a command may take before the caller is told the backend is unavailable. */
+const COMMAND_TIMEOUT_MS = 2000;
+
 export type RedisOptions = {
   /** `host:port` of one or more cluster nodes. */
   nodes: readonly string[];
@@ -25,10 +28,11 @@ export async function connectCluster(opts: RedisOptions): Promise<Cluster> {
     // Sharded pub/sub is only delivered from every shard with this on (one subscriber per shard).
     shardedSubscribers: true,
     scaleReads: 'master',
-    // Commands fail fast while the cluster is unreachable, rather than queueing without bound.
+    // Commands wait out a reconnect or a failover in the offline queue, but never longer than
+    // `commandTimeout`: a client is told `unavailable` rather than left hanging.
     enableOfflineQueue: true,
     clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
-    redisOptions: { maxRetriesPerRequest: 2, connectTimeout: 2000, enableAutoPipelining: true },
+    redisOptions: { maxRetriesPerRequest: 2, connectTimeout: 2000, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true },
   });
   // Errors are reported per command; without a listener ioredis prints each one. The last is kept
   // for the start-up message.
@@ -64,7 +68,7 @@ export async function connectCluster(opts: RedisOptions): Promise<Cluster> {
 export function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
-    /Connection is closed|Too many Cluster redirections|ClusterAllFailedError|LOADING|READONLY|MASTERDOWN|MaxRetriesPerRequestError|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|ECONNREFUSED|ETIMEDOUT|Stream isn't writeable|None of startup nodes is available/i.test(
+    /Connection is closed|Too many Cluster redirections|ClusterAllFailedError|LOADING|READONLY|MASTERDOWN|MaxRetriesPerRequestError|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|ECONNREFUSED|ETIMEDOUT|Stream isn't writeable|Command timed out|None of startup nodes is available/i.test(
       `${err.name} ${err.message}`,
     )
   );
@@ -74,4 +78,38 @@ export function isUnavailable(err: unknown): boolean {
 export function unavailable(err: unknown): never {
   if (isUnavailable(err)) throw new BackendUnavailable((err as Error).message);
   throw err;
+}
+
+/**
+ * Pings every master each `intervalMs`; `healthy()` is false while the last round did not get an
+ * answer from all of them within the interval. A stopped or partitioned node keeps its TCP
+ * connection open, so the connection status alone would not notice.
+ */
+export function watchHealth(cluster: Cluster, intervalMs = 1000): { healthy(): boolean; stop(): void } {
+  let healthy = true;
+  let running = false;
+  const round = async () => {
+    if (running) {
+      healthy = false; // the previous round is still waiting for an answer
+      return;
+    }
+    running = true;
+    try {
+      const masters = cluster.nodes('master');
+      const answers = await Promise.all(
+        masters.map((node) =>
+          Promise.race([
+            node.ping().then(() => true, () => false),
+            new Promise<boolean>((resolve) => setTimeout(() => resolve(false), intervalMs)),
+          ]),
+        ),
+      );
+      healthy = cluster.status === 'ready' && masters.length > 0 && answers.every(Boolean);
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void round(), intervalMs);
+  (timer as { unref?: () => void }).unref?.();
+  return { healthy: () => healthy, stop: () => clearInterval(timer) };
 }
