@@ -46,7 +46,7 @@ export type Parley = {
 };
 
 export function createApp(config: Config, stores: Stores, runtime: WsRuntime): Parley {
-  const metrics = createMetrics(config.instanceId);
+  const metrics = createMetrics(config.instanceId, stores.counters);
   const hub = new Hub({ log: stores.log, sockets: runtime.sockets, metrics, sendBuffer: config.sendBuffer });
   const chat = new Chat(config, stores, metrics);
   const sessions = new Sessions(chat, hub, runtime.sockets);

@@ -22,6 +22,8 @@ export type Stores = {
   healthy(): boolean;
   /** Closes every store and the connection they share. */
   close(): Promise<void>;
+  /** Counts of what the stores did on their own (e.g. gaps filled), for `/metrics`. */
+  counters(): Record<string, number>;
 };
 
 
@@ -45,6 +47,7 @@ export async function createStores(config: Config): Promise<Stores> {
     backend: 'memory',
     healthy: () => true,
     close: () => closeAll(stores),
+    counters: () => ({}),
   };
 }
 
@@ -68,6 +71,12 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
     ...stores,
     backend: 'redis',
     healthy: health.healthy,
+    counters: () => ({
+      log_gap_filled: stores.log.stats.gapFilled,
+      log_gap_read_failures: stores.log.stats.gapReadFailures,
+      log_malformed: stores.log.stats.malformed,
+      log_handler_errors: stores.log.stats.handlerErrors,
+    }),
     close: async () => {
       health.stop();
       await closeAll(stores);

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export function createMetrics(instance: string) {
+export function createMetrics(instance: string, storeCounters: () => Record<string, number> = () => ({})) {
   const registry = new Registry();
   registry.setDefaultLabels({ instance });
   try {
@@ -67,6 +67,15 @@ export function createMetrics(instance: string) {
       registers: [registry],
     }),
     rooms: new Gauge({ name: 'parley_local_rooms', help: 'Rooms with local members', registers: [registry] }),
+    storeEvents: new Gauge({
+      name: 'parley_store_events',
+      help: 'What the stores did on their own since start, by event (e.g. log_gap_filled: messages pub/sub lost and the log supplied)',
+      labelNames: ['event'] as const,
+      registers: [registry],
+      collect() {
+        for (const [event, n] of Object.entries(storeCounters())) this.set({ event }, n);
+      },
+    }),
   };
   return m;
 }

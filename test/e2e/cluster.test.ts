@@ -49,6 +49,9 @@ describe('three instances on one Redis Cluster', () => {
       expect(seqs).toEqual(Array.from({ length: total }, (_, i) => i + 1));
       expect(new Set(messagesOf(m, room).map((e) => e.epoch)).size).toBe(1);
     }
+    // Operators can see whether pub/sub lost anything that the log had to fill.
+    const metrics = await (await fetch(`${at(1).url}/metrics`)).text();
+    expect(metrics).toMatch(/^parley_store_events\{event="log_gap_filled",instance="inst-b"\} \d+$/m);
   }, 90_000);
 
   it('recovers exactly the missed range when a client rejoins on another instance', async () => {
