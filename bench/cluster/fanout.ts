@@ -121,6 +121,14 @@ const CLK_TCK = (() => {
   }
 })();
 
+/** Busy and total jiffies of the whole box (all cores), from /proc/stat. */
+function boxCpu(): { busy: number; total: number } {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
 /** utime+stime of a process in seconds. */
 function cpuOf(pid: number): number {
   try {
@@ -161,7 +169,7 @@ type Run = {
   latencySame: Pct;
   latencyCross: Pct;
   ack: Pct;
-  cpu: { server0: number; server1: number; redis: number; bench: number };
+  cpu: { server0: number; server1: number; redis: number; redisMax: number; bench: number; box: number };
 };
 
 class Bench {
@@ -334,7 +342,8 @@ async function once(o: Opts, servers: Server[], redisPids: number[], runNo: numb
   await waitQuiet(b, 500, 5000);
 
   const cpu0 = servers.map((s) => cpuOf(s.pid));
-  const redis0 = redisPids.reduce((s, p) => s + cpuOf(p), 0);
+  const redis0 = redisPids.map(cpuOf);
+  const box0 = boxCpu();
   const bench0 = process.cpuUsage();
   const t0 = now();
   b.measuring = true;
@@ -355,7 +364,8 @@ async function once(o: Opts, servers: Server[], redisPids: number[], runNo: numb
   const wallS = (tEnd - t0) / 1000;
   const sendS = (tSendEnd - t0) / 1000;
   const cpu1 = servers.map((s) => cpuOf(s.pid));
-  const redis1 = redisPids.reduce((s, p) => s + cpuOf(p), 0);
+  const redis1 = redisPids.map(cpuOf);
+  const box1 = boxCpu();
   const bench1 = process.cpuUsage(bench0);
   const wallNow = (now() - t0) / 1000;
 
@@ -408,8 +418,10 @@ async function once(o: Opts, servers: Server[], redisPids: number[], runNo: numb
     cpu: {
       server0: pctOf((cpu1[0] as number) - (cpu0[0] as number)),
       server1: pctOf((cpu1[1] as number) - (cpu0[1] as number)),
-      redis: pctOf(redis1 - redis0),
+      redis: pctOf(redis1.reduce((s, x, i) => s + x - (redis0[i] as number), 0)),
+      redisMax: pctOf(Math.max(...redis1.map((x, i) => x - (redis0[i] as number)))),
       bench: pctOf((bench1.user + bench1.system) / 1e6),
+      box: (100 * cpus().length * (box1.busy - box0.busy)) / (box1.total - box0.total),
     },
   };
 }
@@ -471,13 +483,13 @@ const med = (xs: number[]) => {
 
 function runsTable(runs: Run[]): string {
   const rows = [
-    '| # | sent | acked | delivered / expected | lost | dup | gaps | errors | acked/s | deliveries/s | p50 ms | p90 | p99 | max | same p50/p99 | cross p50/p99 | ack p50/p99 | CPU % srv0 / srv1 / redis(6) / bench |',
+    '| # | sent | acked | delivered / expected | lost | dup | gaps | errors | acked/s | deliveries/s | p50 ms | p90 | p99 | max | same p50/p99 | cross p50/p99 | ack p50/p99 | CPU % srv0 / srv1 / redis 6 nodes (busiest) / bench / whole box |',
     '|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|---|',
   ];
   runs.forEach((r, i) => {
     const errs = Object.entries(r.errors).map(([k, v]) => `${k}:${v}`).join(' ') || '0';
     rows.push(
-      `| ${i + 1} | ${r.sent} | ${r.acked} | ${r.delivered} / ${r.expected} | ${r.lost} | ${r.duplicates} | ${r.gaps + r.tailMismatch} | ${errs} | ${Math.round(r.ackedPerS)} | ${Math.round(r.deliveriesPerS)} | ${f2(r.latency.p50)} | ${f2(r.latency.p90)} | ${f2(r.latency.p99)} | ${f1(r.latency.max)} | ${f2(r.latencySame.p50)} / ${f2(r.latencySame.p99)} | ${f2(r.latencyCross.p50)} / ${f2(r.latencyCross.p99)} | ${f2(r.ack.p50)} / ${f2(r.ack.p99)} | ${Math.round(r.cpu.server0)} / ${Math.round(r.cpu.server1)} / ${Math.round(r.cpu.redis)} / ${Math.round(r.cpu.bench)} |`,
+      `| ${i + 1} | ${r.sent} | ${r.acked} | ${r.delivered} / ${r.expected} | ${r.lost} | ${r.duplicates} | ${r.gaps + r.tailMismatch} | ${errs} | ${Math.round(r.ackedPerS)} | ${Math.round(r.deliveriesPerS)} | ${f2(r.latency.p50)} | ${f2(r.latency.p90)} | ${f2(r.latency.p99)} | ${f1(r.latency.max)} | ${f2(r.latencySame.p50)} / ${f2(r.latencySame.p99)} | ${f2(r.latencyCross.p50)} / ${f2(r.latencyCross.p99)} | ${f2(r.ack.p50)} / ${f2(r.ack.p99)} | ${Math.round(r.cpu.server0)} / ${Math.round(r.cpu.server1)} / ${Math.round(r.cpu.redis)} (${Math.round(r.cpu.redisMax)}) / ${Math.round(r.cpu.bench)} / ${Math.round(r.cpu.box)} |`,
     );
   });
   return rows.join('\n');
@@ -504,7 +516,9 @@ function summaryTable(runs: Run[]): string {
     row('CPU % server 0', runs.map((r) => r.cpu.server0), i0),
     row('CPU % server 1', runs.map((r) => r.cpu.server1), i0),
     row('CPU % redis (6 nodes)', runs.map((r) => r.cpu.redis), i0),
+    row('CPU % busiest redis node', runs.map((r) => r.cpu.redisMax), i0),
     row('CPU % bench (clients)', runs.map((r) => r.cpu.bench), i0),
+    row(`CPU % whole box (of ${cpus().length * 100})`, runs.map((r) => r.cpu.box), i0),
     row('lost + dup + gaps (must be 0)', runs.map((r) => r.lost + r.duplicates + r.gaps + r.tailMismatch), i0),
   ].join('\n');
 }

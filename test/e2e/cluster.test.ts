@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down, up } from '../../infra/redis/cluster.ts';
 import { type Client, type EventOf, type Server, closeAllClients, connect, eventually, rest, sleep, startServer, uid } from './server.ts';
 
-const HEARTBEAT_MS = 1000;
+// Long enough that the silent test clients on the Deno instance (where only client frames count
+// as signs of life) are not closed mid-test; crash.test.ts runs instances with a short one.
+const HEARTBEAT_MS = 5000;
 // A cluster of its own: the chat instances here reap expired presence entries, which must not
 // race the contract suites' own expiry tests on the shared test cluster.
 const BASE_PORT = Number(process.env['PARLEY_TEST_CLUSTER_PORT'] ?? 7300);
@@ -16,7 +18,9 @@ let servers: Server[] = [];
 beforeAll(async () => {
   nodes = (await up({ basePort: BASE_PORT })).nodes.join(',');
   const env = { REDIS_CLUSTER_NODES: nodes, HEARTBEAT_MS: String(HEARTBEAT_MS), LOG_LEVEL: 'warn', SEND_RATE: '1000', SEND_BURST: '1000' };
-  servers = await Promise.all(['a', 'b', 'c'].map((id) => startServer('node', { ...env, INSTANCE_ID: `inst-${id}` })));
+  // One of the three runs on Deno: instances of either runtime serve the same chat.
+  const runtimes = [['a', 'node'], ['b', 'deno'], ['c', 'node']] as const;
+  servers = await Promise.all(runtimes.map(([id, runtime]) => startServer(runtime, { ...env, INSTANCE_ID: `inst-${id}` })));
 }, 60_000);
 
 afterAll(async () => {
@@ -31,7 +35,7 @@ function messagesOf(c: Client, room: string): EventOf<'message'>[] {
   return c.all('message', (m) => m.room === room);
 }
 
-describe('three instances on one Redis Cluster', () => {
+describe('three instances (Node, Deno, Node) on one Redis Cluster', () => {
   it('delivers 1,000 messages from users on every instance to every member, in seq order, once each', async () => {
     const room = uid('room');
     const members = await Promise.all([0, 1, 2, 0, 1, 2].map((i) => connect(at(i), uid('user'))));
@@ -92,26 +96,5 @@ describe('three instances on one Redis Cluster', () => {
     await bob2.close();
     await alice.nextOf('presence', (p) => p.user === bobName && p.status === 'offline');
     expect((await rest(at(1), 'GET', `/v1/users/${bobName}/presence`, { user: 'x' })).json).toMatchObject({ status: 'offline', lastSeen: expect.any(Number) });
-  });
-});
-
-describe('instance crash', () => {
-  it('shows the users of a killed instance offline on the others within two heartbeat intervals', async () => {
-    const env = { REDIS_CLUSTER_NODES: nodes, HEARTBEAT_MS: String(HEARTBEAT_MS), LOG_LEVEL: 'warn' };
-    const doomed = await startServer('node', { ...env, INSTANCE_ID: uid('doomed') });
-    const room = uid('room');
-    const watcher = await connect(at(0), uid('watcher'));
-    await watcher.join(room);
-    const victim = uid('victim');
-    const v = await connect(doomed, victim);
-    await v.join(room);
-    await watcher.nextOf('presence', (p) => p.user === victim && p.status === 'online');
-    const killedAt = Date.now();
-    await doomed.stop('SIGKILL');
-    // The contract is two heartbeat intervals; the margin is for a busy machine, not for the design.
-    const offline = await watcher.nextOf('presence', (p) => p.user === victim && p.status === 'offline', 2 * HEARTBEAT_MS + 1500);
-    expect(offline.lastSeen).toBeGreaterThan(killedAt - 2 * HEARTBEAT_MS);
-    expect(offline.lastSeen).toBeLessThanOrEqual(Date.now());
-    expect((await rest(at(1), 'GET', `/v1/users/${victim}/presence`, { user: 'x' })).json).toMatchObject({ status: 'offline' });
   });
 });
