@@ -481,15 +481,17 @@ const med = (xs: number[]) => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
+const other = (r: Run) => r.cpu.box - r.cpu.server0 - r.cpu.server1 - r.cpu.redis - r.cpu.bench;
+
 function runsTable(runs: Run[]): string {
   const rows = [
-    '| # | sent | acked | delivered / expected | lost | dup | gaps | errors | acked/s | deliveries/s | p50 ms | p90 | p99 | max | same p50/p99 | cross p50/p99 | ack p50/p99 | CPU % srv0 / srv1 / redis 6 nodes (busiest) / bench / whole box |',
+    '| # | sent | acked | delivered / expected | lost | dup | gaps | errors | acked/s | deliveries/s | p50 ms | p90 | p99 | max | same p50/p99 | cross p50/p99 | ack p50/p99 | CPU % srv0 / srv1 / redis 6 nodes (busiest) / bench / whole box / other processes |',
     '|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|---|',
   ];
   runs.forEach((r, i) => {
     const errs = Object.entries(r.errors).map(([k, v]) => `${k}:${v}`).join(' ') || '0';
     rows.push(
-      `| ${i + 1} | ${r.sent} | ${r.acked} | ${r.delivered} / ${r.expected} | ${r.lost} | ${r.duplicates} | ${r.gaps + r.tailMismatch} | ${errs} | ${Math.round(r.ackedPerS)} | ${Math.round(r.deliveriesPerS)} | ${f2(r.latency.p50)} | ${f2(r.latency.p90)} | ${f2(r.latency.p99)} | ${f1(r.latency.max)} | ${f2(r.latencySame.p50)} / ${f2(r.latencySame.p99)} | ${f2(r.latencyCross.p50)} / ${f2(r.latencyCross.p99)} | ${f2(r.ack.p50)} / ${f2(r.ack.p99)} | ${Math.round(r.cpu.server0)} / ${Math.round(r.cpu.server1)} / ${Math.round(r.cpu.redis)} (${Math.round(r.cpu.redisMax)}) / ${Math.round(r.cpu.bench)} / ${Math.round(r.cpu.box)} |`,
+      `| ${i + 1} | ${r.sent} | ${r.acked} | ${r.delivered} / ${r.expected} | ${r.lost} | ${r.duplicates} | ${r.gaps + r.tailMismatch} | ${errs} | ${Math.round(r.ackedPerS)} | ${Math.round(r.deliveriesPerS)} | ${f2(r.latency.p50)} | ${f2(r.latency.p90)} | ${f2(r.latency.p99)} | ${f1(r.latency.max)} | ${f2(r.latencySame.p50)} / ${f2(r.latencySame.p99)} | ${f2(r.latencyCross.p50)} / ${f2(r.latencyCross.p99)} | ${f2(r.ack.p50)} / ${f2(r.ack.p99)} | ${Math.round(r.cpu.server0)} / ${Math.round(r.cpu.server1)} / ${Math.round(r.cpu.redis)} (${Math.round(r.cpu.redisMax)}) / ${Math.round(r.cpu.bench)} / ${Math.round(r.cpu.box)} / ${Math.round(other(r))} |`,
     );
   });
   return rows.join('\n');
@@ -519,6 +521,7 @@ function summaryTable(runs: Run[]): string {
     row('CPU % busiest redis node', runs.map((r) => r.cpu.redisMax), i0),
     row('CPU % bench (clients)', runs.map((r) => r.cpu.bench), i0),
     row(`CPU % whole box (of ${cpus().length * 100})`, runs.map((r) => r.cpu.box), i0),
+    row('CPU % other processes on the box (noise)', runs.map(other), i0),
     row('lost + dup + gaps (must be 0)', runs.map((r) => r.lost + r.duplicates + r.gaps + r.tailMismatch), i0),
   ].join('\n');
 }
