@@ -36,6 +36,9 @@ const WS_OPEN = 1;
  * `join(...)`, `send(...)`. Methods never throw on a closed or reconnecting socket: joins and sends
  * wait for the next connection; typing is dropped.
  */
+/** Resends of a send refused with `unavailable` before it fails: about 15 s of backoff in all. */
+const UNAVAILABLE_RETRIES = 5;
+
 export class ParleyClient extends Emitter<ClientEvents> {
   readonly #o: ResolvedOptions;
   #ws: WebSocketLike | null = null;
@@ -189,6 +192,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
         if (f.cid !== undefined) this.#outbox.ack({ cid: f.cid, room: f.room, epoch: f.epoch, seq: f.seq, ts: f.ts });
         return;
       case 'error': {
+        if (f.code === 'unavailable' && f.cid !== undefined && this.#retryLater(f.cid)) return;
         const err = new ClientError(f.code, f.message, f.cid);
         if (f.cid === undefined || !this.#outbox.fail(f.cid, err)) this.emit('error', err);
         return;
@@ -219,6 +223,21 @@ export class ParleyClient extends Emitter<ClientEvents> {
     for (const frame of this.#rooms.joinFrames()) this.#write(frame);
     // Sends to rooms never joined: let the server answer them (not_member) rather than hold them.
     for (const p of this.#outbox.pending()) if (!this.#rooms.awaitsJoin(p.room)) this.#resend(p);
+  }
+
+  /**
+   * A send refused with `unavailable` (a backend outage or failover) may or may not be stored:
+   * resend it by the same cid with backoff, which is safe either way. False once it was refused
+   * too often, so that the caller fails it.
+   */
+  #retryLater(cid: string): boolean {
+    const tries = this.#outbox.refused(cid);
+    if (tries === 0 || tries > UNAVAILABLE_RETRIES) return false;
+    this.#o.timers.setTimeout(() => {
+      const p = this.#outbox.get(cid);
+      if (p) this.#sendPending(p);
+    }, backoffDelay(tries - 1, this.#o.random));
+    return true;
   }
 
   /** Writes a pending send unless this socket already carried it. */

@@ -458,6 +458,31 @@ describe('send', () => {
     expect(errors.map((e) => e.code)).toEqual(['unknown_type']);
   });
 
+  it('resends a send refused with `unavailable` by the same cid with backoff, and fails it after 5 refusals', async () => {
+    const { client } = joinedClient(0);
+    const errors: ClientError[] = [];
+    client.on('error', (e) => errors.push(e));
+    const ok = client.send('lobby', 'during a failover');
+    const cid = last().frames('send')[0]?.['cid'];
+    last().push({ type: 'error', code: 'unavailable', message: 'retry later', cid });
+    expect(last().frames('send')).toHaveLength(1);
+    vi.advanceTimersByTime(500); // backoff: 500 ms · 2^0 + random(0) · 1000
+    expect(last().frames('send').map((f) => f['cid'])).toEqual([cid, cid]);
+    last().push({ type: 'ack', cid, room: 'lobby', epoch: 'e1', seq: 1, ts: 5 });
+    await expect(ok).resolves.toMatchObject({ cid, seq: 1 });
+
+    const doomed = client.send('lobby', 'never');
+    const cid2 = last().frames('send').at(-1)?.['cid'];
+    for (let i = 0; i < 5; i++) {
+      last().push({ type: 'error', code: 'unavailable', message: 'retry later', cid: cid2 });
+      vi.advanceTimersByTime(500 * 2 ** i); // 0.5, 1, 2, 4, 8 s: inside one 30 s heartbeat interval
+    }
+    expect(last().frames('send').filter((f) => f['cid'] === cid2)).toHaveLength(6);
+    last().push({ type: 'error', code: 'unavailable', message: 'retry later', cid: cid2 });
+    await expect(doomed).rejects.toMatchObject({ code: 'unavailable', cid: cid2 });
+    expect(errors).toEqual([]);
+  });
+
   it('gives every message a unique cid: random prefix and counter', () => {
     const a = joinedClient(0, { random: () => 0.1 });
     void a.client.send('lobby', 'x');

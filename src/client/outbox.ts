@@ -12,7 +12,7 @@ export type PendingSend = {
   sentOn: number | null;
 };
 
-type Entry = PendingSend & { resolve(ack: Ack): void; reject(err: ClientError): void };
+type Entry = PendingSend & { tries: number; resolve(ack: Ack): void; reject(err: ClientError): void };
 
 export class Outbox {
   readonly #prefix: string;
@@ -31,7 +31,7 @@ export class Outbox {
     const cid = `${this.#prefix}-${++this.#counter}`;
     let entry!: Entry;
     const promise = new Promise<Ack>((resolve, reject) => {
-      entry = { cid, room, text, sentOn: null, resolve, reject };
+      entry = { cid, room, text, sentOn: null, tries: 0, resolve, reject };
     });
     this.#entries.set(cid, entry);
     return { entry, promise };
@@ -53,6 +53,17 @@ export class Outbox {
     this.#entries.delete(cid);
     e.reject(err);
     return true;
+  }
+
+  /** The pending send with `cid`, if any. */
+  get(cid: string): PendingSend | undefined {
+    return this.#entries.get(cid);
+  }
+
+  /** Counts one more refusal of a pending send; returns how many there were, 0 when none is pending. */
+  refused(cid: string): number {
+    const e = this.#entries.get(cid);
+    return e ? ++e.tries : 0;
   }
 
   /** Pending sends of `room`, oldest first. */
