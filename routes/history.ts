@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import * as v from 'valibot';
 import { type Chat, backendError } from '../src/chat.ts';
 import { AppError } from '../src/errors.ts';
+import { readHistory } from '../src/history.ts';
 import { HistoryQuery, LIMITS, PostMessageBody, describeIssue } from '../src/protocol.ts';
 import type { UserRateLimit } from '../src/ratelimit.ts';
 import type { AuthEnv } from './auth.ts';
@@ -21,7 +22,7 @@ export function historyRoutes(chat: Chat, postLimit: UserRateLimit): Hono<AuthEn
       throw new AppError('invalid_request', 'before: must be greater than after');
     }
     const query = { limit: q.output.limit ?? LIMITS.historyDefault, ...(after === undefined ? {} : { after }), ...(before === undefined ? {} : { before }) };
-    const page = await chat.stores.log.read(room, query).catch(backendError('read', room));
+    const page = await readHistory(chat.stores.log, chat.stores.archive, room, query).catch(backendError('read', room));
     return c.json({ room, epoch: page.epoch, messages: page.messages, hasMore: page.hasMore });
   });
 

@@ -1,13 +1,12 @@
 /** Presence over REST: a room's members, a user's status. */
 import { Hono } from 'hono';
-import { type Chat, backendError, roomMembers } from '../src/chat.ts';
+import { type Chat, backendError, roomMembers, userStatus } from '../src/chat.ts';
 import { AppError } from '../src/errors.ts';
 import { isUserName } from '../src/protocol.ts';
 import type { AuthEnv } from './auth.ts';
 
 export function presenceRoutes(chat: Chat): Hono<AuthEnv> {
   const r = new Hono<AuthEnv>();
-  const { presence } = chat.stores;
 
   r.get('/v1/rooms/:room/presence', async (c) => {
     const room = c.req.param('room');
@@ -19,7 +18,7 @@ export function presenceRoutes(chat: Chat): Hono<AuthEnv> {
   r.get('/v1/users/:user/presence', async (c) => {
     const user = c.req.param('user');
     if (!isUserName(user)) throw new AppError('invalid_request', `"${user.slice(0, 40)}" is not a valid user name`);
-    const s = await presence.status(user).catch(backendError('status'));
+    const s = await userStatus(chat.stores, user).catch(backendError('status'));
     return c.json({ user, status: s.status, lastSeen: s.lastSeen ?? null });
   });
 

@@ -5,6 +5,7 @@ import { AppError, BackendUnavailable } from './errors.ts';
 import { log } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { type Member, type RoomKind, mayAccess, parseRoom } from './protocol.ts';
+import type { UserPresence } from './presence/types.ts';
 import type { AppendResult } from './rooms/types.ts';
 
 export class Chat {
@@ -49,11 +50,27 @@ export async function roomMembers(stores: Stores, room: string, kind: RoomKind):
   const members = await stores.presence.members(room);
   if (kind.kind === 'direct') {
     for (const u of kind.users) {
-      if (!members.some((m) => m.user === u)) members.push(await stores.presence.status(u));
+      if (!members.some((m) => m.user === u)) members.push(await userStatus(stores, u));
     }
     members.sort((a, b) => (a.user < b.user ? -1 : 1));
   }
   return members;
+}
+
+/**
+ * A user's status: live from presence; for a user who is offline, the last-seen time is the later
+ * of what presence still holds and what the durable user store holds (kept for good). The user
+ * store is best effort here: when it is down, presence alone answers.
+ */
+export async function userStatus(stores: Stores, user: string): Promise<UserPresence> {
+  const live = await stores.presence.status(user);
+  if (live.status === 'online' || !stores.users) return live;
+  const stored = await stores.users.get(user).catch((err: unknown) => {
+    log.warn('user store unavailable; last-seen from presence only', { err });
+    return null;
+  });
+  if (!stored) return live;
+  return { user, status: 'offline', lastSeen: Math.max(live.lastSeen ?? 0, stored.lastSeen) };
 }
 
 /** Maps a store failure to the error a client sees, logging what is not the client's fault. */

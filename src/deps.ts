@@ -10,12 +10,23 @@ import type { Presence } from './presence/types.ts';
 import { MemoryRoomLog } from './rooms/memory.ts';
 import { RedisRoomLog } from './rooms/redis.ts';
 import type { RoomLog } from './rooms/types.ts';
+import type { MongoClient } from 'mongodb';
+import { MongoArchive } from './archive/mongo.ts';
+import type { Archive } from './archive/types.ts';
+import { log } from './log.ts';
+import { DATABASE, openMongo, redact } from './mongo.ts';
 import { connectCluster, watchHealth } from './redis.ts';
+import { MongoUserStore } from './users/mongo.ts';
+import type { UserStore } from './users/types.ts';
 
 export type Stores = {
   log: RoomLog;
   presence: Presence;
   conversations: Conversations;
+  /** Durable last-seen times (MongoDB, filled by the presence worker); null without MONGO_URL. */
+  users: UserStore | null;
+  /** Durable message history (MongoDB, filled by the archive worker); null without MONGO_URL. */
+  archive: Archive | null;
   /** Which backend serves the stores, for logs and /health. */
   backend: 'memory' | 'redis';
   /** False while the backend cannot be reached (`/ready` then answers `degraded`). */
@@ -32,8 +43,9 @@ export type Stores = {
  * silent fall-back to memory.
  */
 export async function createStores(config: Config): Promise<Stores> {
-  if (config.mongoUrl) {
-    throw new ConfigError('MONGO_URL: the MongoDB backend is not part of this build; unset it to run embedded');
+  if (config.mongoUrl && !config.redisNodes) {
+    // MongoDB is filled by the workers, which read what the Redis stores write.
+    throw new ConfigError('MONGO_URL: needs REDIS_CLUSTER_NODES (the workers that fill MongoDB read from Redis)');
   }
   if (config.redisNodes) return redisStores(config, config.redisNodes);
   const stores = {
@@ -44,6 +56,8 @@ export async function createStores(config: Config): Promise<Stores> {
   };
   return {
     ...stores,
+    users: null,
+    archive: null,
     backend: 'memory',
     healthy: () => true,
     close: () => closeAll(stores),
@@ -62,6 +76,7 @@ async function closeAll(stores: Pick<Stores, 'log' | 'presence' | 'conversations
 async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
   const cluster = await connectCluster({ nodes });
   const health = watchHealth(cluster);
+  const mongo = config.mongoUrl ? await openDurable(config.mongoUrl) : null;
   const stores = {
     log: new RedisRoomLog(cluster, { hotWindow: config.hotWindow, idempotencyTtlMs: config.idempotencyTtlMs }),
     presence: new RedisPresence(cluster, { ttlMs: config.heartbeatMs }),
@@ -69,6 +84,8 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
   };
   return {
     ...stores,
+    users: mongo ? new MongoUserStore(mongo.db(DATABASE)) : null,
+    archive: mongo ? new MongoArchive(mongo.db(DATABASE)) : null,
     backend: 'redis',
     healthy: health.healthy,
     counters: () => ({
@@ -76,11 +93,25 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
       log_gap_read_failures: stores.log.stats.gapReadFailures,
       log_malformed: stores.log.stats.malformed,
       log_handler_errors: stores.log.stats.handlerErrors,
+      archive_feed_failures: stores.log.feedFailures,
     }),
     close: async () => {
       health.stop();
       await closeAll(stores);
-      await cluster.quit().catch(() => cluster.disconnect());
+      await Promise.allSettled([cluster.quit().catch(() => cluster.disconnect()), mongo?.close()]);
     },
   };
+}
+
+/**
+ * The MongoDB client of the chat instance. It serves only older history and last-seen times, so an
+ * unreachable server at start is logged, not fatal: those requests fail fast until it is back.
+ */
+async function openDurable(url: string): Promise<MongoClient> {
+  const client = openMongo(url, { appName: 'parley-chat' });
+  await client
+    .db(DATABASE)
+    .command({ ping: 1 })
+    .catch((err: unknown) => log.warn('MongoDB unreachable at start; old history and last-seen wait for it', { url: redact(url), err }));
+  return client;
 }

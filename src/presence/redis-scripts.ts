@@ -19,14 +19,29 @@ end
 `;
 
 /**
- * Connect. KEYS: conns. ARGV: connId, expiresAt, now, safetyTtlMs. Returns 1 when the user has no
- * other live connection (first).
+ * The time of a user's next transition: not earlier than `now` and strictly later than the
+ * previous one (KEYS `at`), so that the presence worker can order a user's transitions by time even
+ * when two happen in the same millisecond or the clocks of two instances disagree.
  */
-export const CONNECT = script(`${othersAlive}
+const stamp = `
+local function stamp(atKey, t, ttl)
+  local prev = tonumber(redis.call('GET', atKey) or '0')
+  if t <= prev then t = prev + 1 end
+  redis.call('SET', atKey, string.format('%d', t), 'PX', ttl)
+  return t
+end
+`;
+
+/**
+ * Connect. KEYS: conns, at. ARGV: connId, expiresAt, now, safetyTtlMs, atTtlMs. Returns {1, time}
+ * when the user has no other live connection (first: came online at `time`), else {0}.
+ */
+export const CONNECT = script(`${othersAlive}${stamp}
 local first = not othersAlive(KEYS[1], ARGV[1], tonumber(ARGV[3]))
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return first and 1 or 0
+if not first then return {0} end
+return {1, stamp(KEYS[2], tonumber(ARGV[3]), ARGV[5])}
 `);
 
 /**
@@ -43,12 +58,13 @@ return redis.call('SMEMBERS', KEYS[2])
 `);
 
 /**
- * Remove a connection from its user. KEYS: conns, connRooms, seen. ARGV: connId, now, lastSeen
+ * Remove a connection from its user. KEYS: conns, connRooms, seen, at. ARGV: connId, now, lastSeen
  * ('' = the stored expiresAt - ttlMs), ttlMs, seenTtlMs, claimedExpiresAt ('' = unconditional).
  * With claimedExpiresAt, a connection refreshed since the claim is kept: returns {2, expiresAt}.
- * Else returns {0} when unknown, or {1, offline, lastSeen, room...}.
+ * Else returns {0} when unknown, or {1, offline, lastSeen, room...}. When the user went offline,
+ * lastSeen is stamped (see `stamp`): at least one millisecond after the user's previous transition.
  */
-export const REMOVE = script(`${othersAlive}
+export const REMOVE = script(`${othersAlive}${stamp}
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return {0} end
 if ARGV[6] ~= '' and tonumber(cur) > tonumber(ARGV[2]) then return {2, cur} end
@@ -60,6 +76,7 @@ if lastSeen == '' then lastSeen = tostring(tonumber(cur) - tonumber(ARGV[4])) en
 local offline = 0
 if not othersAlive(KEYS[1], ARGV[1], tonumber(ARGV[2])) then
   offline = 1
+  lastSeen = string.format('%d', stamp(KEYS[4], tonumber(lastSeen), ARGV[5]))
   redis.call('SET', KEYS[3], lastSeen, 'PX', ARGV[5])
 end
 local out = {1, offline, lastSeen}

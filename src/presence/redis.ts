@@ -4,6 +4,7 @@
  * - `parley:{u:<user>}:conns` hash connId → expiresAt (ms); the user is online while one is unexpired.
  * - `parley:{u:<user>}:connrooms:<connId>` set of the connection's rooms, for disconnect and reap.
  * - `parley:{u:<user>}:seen` the last-seen time after the user went offline.
+ * - `parley:{u:<user>}:at` the time of the user's last online/offline transition (see `stamp` in `redis-scripts.ts`).
  * - `parley:{<room>}:members` hash `<user>|<connId>` → expiresAt.
  * - `parley:{exp:<k>}` (k < 16) sorted sets `[connId,user,instance]` by expiresAt: the expiry index,
  *   spread over the shards, from which `reap` claims due connections.
@@ -13,6 +14,7 @@
  * at worst an entry that expires or is pruned later, never a live one removed.
  */
 import type { Cluster } from 'ioredis';
+import { fnv1a } from '../hash.ts';
 import { log } from '../log.ts';
 import type { Member, PresenceStatus } from '../protocol.ts';
 import { unavailable } from '../redis.ts';
@@ -70,12 +72,13 @@ export class RedisPresence implements Presence {
   async connect(conn: ConnRef): Promise<{ first: boolean }> {
     const now = this.#now();
     const expiresAt = now + this.#ttlMs;
-    const [, first] = await Promise.all([
+    const [, reply] = await Promise.all([
       this.#redis.zadd(indexKey(conn.id), expiresAt, indexMember(conn)),
-      runScript(this.#redis, S.CONNECT, [connsKey(conn.user)], [conn.id, expiresAt, now, this.#safetyMs]),
+      runScript(this.#redis, S.CONNECT, [connsKey(conn.user), atKey(conn.user)], [conn.id, expiresAt, now, this.#safetyMs, SEEN_TTL_MS]),
     ]).catch(unavailable);
-    if (first === 1) await this.#event(conn.user, 'online', now);
-    return { first: first === 1 };
+    const first = Array.isArray(reply) && reply[0] === 1;
+    if (first) await this.#event(conn.user, 'online', Number(reply[1]));
+    return { first };
   }
 
   /** See `Presence.refresh`. Unknown (disconnected or reaped) connections stay gone. */
@@ -212,7 +215,7 @@ export class RedisPresence implements Presence {
 
   /** Removes the connection from its user (one script on the user's slot); see `S.REMOVE`. */
   async #remove(conn: ConnRef, now: number, lastSeen: string, claimedAt: string): Promise<Removal> {
-    const reply = await runScript(this.#redis, S.REMOVE, [connsKey(conn.user), connRoomsKey(conn), seenKey(conn.user)], [
+    const reply = await runScript(this.#redis, S.REMOVE, [connsKey(conn.user), connRoomsKey(conn), seenKey(conn.user), atKey(conn.user)], [
       conn.id, now, lastSeen, this.#ttlMs, SEEN_TTL_MS, claimedAt,
     ]);
     const parts = Array.isArray(reply) ? reply.map((x: unknown) => (typeof x === 'number' ? x : String(x))) : [];
@@ -247,6 +250,7 @@ type Removal =
 const connsKey = (user: string): string => `parley:{u:${user}}:conns`;
 const connRoomsKey = (c: ConnRef): string => `parley:{u:${c.user}}:connrooms:${c.id}`;
 const seenKey = (user: string): string => `parley:{u:${user}}:seen`;
+const atKey = (user: string): string => `parley:{u:${user}}:at`;
 const membersKey = (room: string): string => `parley:{${room}}:members`;
 const indexKey = (connId: string): string => `parley:{exp:${fnv1a(connId) % INDEX_SHARDS}}`;
 /** User names cannot contain `|` (wire.ts USER_RE), so the room scripts split at the first one. */
@@ -270,14 +274,4 @@ function parseMember(raw: string): ConnRef | null {
 /** A script reply as strings; anything else is dropped. */
 function strings(reply: unknown): string[] {
   return Array.isArray(reply) ? reply.filter((x): x is string => typeof x === 'string') : [];
-}
-
-/** 32-bit FNV-1a: stable across runtimes and instances, unlike anything seeded. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }

@@ -4,6 +4,7 @@
  * the stream when pub/sub loses messages (e.g. during a failover). Key layout: `redis-scripts.ts`.
  */
 import type { Cluster } from 'ioredis';
+import { ArchiveFeed } from '../archive/redis.ts';
 import type { Message } from '../protocol.ts';
 import { unavailable } from '../redis.ts';
 import { newEpoch } from './page.ts';
@@ -56,6 +57,8 @@ export class RedisRoomLog implements RoomLog {
   readonly stats: RedisRoomLogStats = { handlerErrors: 0, malformed: 0, gapFilled: 0, gapReadFailures: 0 };
   readonly #redis: Scripted;
   readonly #opts: RedisRoomLogOptions;
+  /** Tells the archive workers which rooms have new messages. */
+  readonly #feed: ArchiveFeed;
   /** By shard channel. One RedisRoomLog per connection: ioredis keeps no per-caller channel counts. */
   readonly #subs = new Map<string, Sub>();
   readonly #onMessage = (channel: string, payload: string) => this.#receive(channel, payload);
@@ -74,6 +77,7 @@ export class RedisRoomLog implements RoomLog {
     cluster.defineCommand('parleyRoomRead', { numberOfKeys: 3, lua: READ_LUA });
     this.#redis = cluster as Scripted;
     this.#opts = opts;
+    this.#feed = new ArchiveFeed(cluster);
     cluster.on('smessage', this.#onMessage);
     cluster.on('subscribersReady', this.#onResubscribed);
   }
@@ -92,7 +96,14 @@ export class RedisRoomLog implements RoomLog {
     if (!Array.isArray(reply)) throw new Error('append: unexpected reply');
     const message = parseMessage(reply[1]);
     if (!message) throw new Error('append: stored message does not parse');
-    return { message, duplicate: reply[0] === 1 };
+    const duplicate = reply[0] === 1;
+    if (!duplicate) this.#feed.mark(room);
+    return { message, duplicate };
+  }
+
+  /** Archive feed writes that failed and were retried. */
+  get feedFailures(): number {
+    return this.#feed.failures;
   }
 
   async head(room: string): Promise<Position> {
@@ -175,6 +186,7 @@ export class RedisRoomLog implements RoomLog {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#feed.close();
     this.#redis.off('smessage', this.#onMessage);
     this.#redis.off('subscribersReady', this.#onResubscribed);
     const channels = [...this.#subs.keys()];

@@ -1,0 +1,9 @@
+/**
+ * The presence worker: `npm run worker:presence` (Node) or `deno task worker:presence`.
+ * Copies users' online/offline transitions from the Redis presence streams into MongoDB
+ * (`parley.users`). Environment: see `config.ts`; REDIS_CLUSTER_NODES and MONGO_URL are required.
+ */
+import { PresenceJob } from './presence-job.ts';
+import { runWorker } from './run.ts';
+
+await runWorker('presence', (ctx) => new PresenceJob(ctx));
