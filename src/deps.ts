@@ -14,7 +14,7 @@ import type { MongoClient } from 'mongodb';
 import { MongoArchive } from './archive/mongo.ts';
 import type { Archive } from './archive/types.ts';
 import { log } from './log.ts';
-import { DATABASE, openMongo, redact } from './mongo.ts';
+import { databaseOf, openMongo, redact } from './mongo.ts';
 import { connectCluster, watchHealth } from './redis.ts';
 import { MongoUserStore } from './users/mongo.ts';
 import type { UserStore } from './users/types.ts';
@@ -77,6 +77,7 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
   const cluster = await connectCluster({ nodes });
   const health = watchHealth(cluster);
   const mongo = config.mongoUrl ? await openDurable(config.mongoUrl) : null;
+  const durable = mongo && config.mongoUrl ? mongo.db(databaseOf(config.mongoUrl)) : null;
   const stores = {
     log: new RedisRoomLog(cluster, { hotWindow: config.hotWindow, idempotencyTtlMs: config.idempotencyTtlMs }),
     presence: new RedisPresence(cluster, { ttlMs: config.heartbeatMs }),
@@ -84,8 +85,8 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
   };
   return {
     ...stores,
-    users: mongo ? new MongoUserStore(mongo.db(DATABASE)) : null,
-    archive: mongo ? new MongoArchive(mongo.db(DATABASE)) : null,
+    users: durable ? new MongoUserStore(durable) : null,
+    archive: durable ? new MongoArchive(durable) : null,
     backend: 'redis',
     healthy: health.healthy,
     counters: () => ({
@@ -110,7 +111,7 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
 async function openDurable(url: string): Promise<MongoClient> {
   const client = openMongo(url, { appName: 'parley-chat' });
   await client
-    .db(DATABASE)
+    .db(databaseOf(url))
     .command({ ping: 1 })
     .catch((err: unknown) => log.warn('MongoDB unreachable at start; old history and last-seen wait for it', { url: redact(url), err }));
   return client;

@@ -13,8 +13,14 @@ import {
 } from 'mongodb';
 import { BackendUnavailable } from './errors.ts';
 
-/** The database of the project's collections (`users`, `messages`). */
+/** The database of the project's collections (`users`, `messages`) unless MONGO_URL names one. */
 export const DATABASE = 'parley';
+
+/** The database named in the URL's path (`mongodb://host/<db>`), else `parley`. */
+export function databaseOf(url: string): string {
+  const m = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(url);
+  return m?.[1] ? decodeURIComponent(m[1]) : DATABASE;
+}
 
 export type MongoOptions = {
   /** How long an operation waits for a reachable server before failing as unavailable. */
@@ -44,7 +50,7 @@ export async function connectMongo(url: string, opts: MongoOptions = {}): Promis
   const client = openMongo(url, opts);
   try {
     await client.connect();
-    await client.db(DATABASE).command({ ping: 1 });
+    await client.db(databaseOf(url)).command({ ping: 1 });
   } catch (err) {
     await client.close().catch(() => undefined);
     throw new BackendUnavailable(`MongoDB at ${redact(url)} is unreachable: ${(err as Error).message}`);

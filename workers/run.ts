@@ -10,7 +10,7 @@ import type { Db, MongoClient } from 'mongodb';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError } from '../src/config.ts';
 import { configureLog, log } from '../src/log.ts';
-import { DATABASE, openMongo, redact } from '../src/mongo.ts';
+import { databaseOf, openMongo, redact } from '../src/mongo.ts';
 import { connectCluster } from '../src/redis.ts';
 import { type WorkerConfig, type WorkerKind, loadWorkerConfig } from './config.ts';
 
@@ -59,7 +59,7 @@ export async function runWorker(kind: WorkerKind, makeJob: (ctx: WorkerContext) 
   } catch {
     // Some runtimes lack parts of the process API the default collectors read.
   }
-  const job = makeJob({ config, redis, db: mongo.db(DATABASE), registry });
+  const job = makeJob({ config, redis, db: mongo.db(databaseOf(config.mongoUrl)), registry });
 
   const state = { failures: 0, lastError: '', lastRoundAt: 0, stopping: false };
   const server = createServer((req, res) => {
