@@ -5,6 +5,7 @@
  * consumer claims them once they have been idle long enough.
  */
 import type { Cluster } from 'ioredis';
+import { fnv1a } from './hash.ts';
 import { unavailable } from './redis.ts';
 
 export type StreamEntry = {
@@ -45,23 +46,23 @@ export class GroupReader {
     ).catch(unavailable);
   }
 
-  /** New entries, at most `count` per stream; never blocks. */
-  async read(count: number): Promise<StreamEntry[]> {
-    return this.#readAll('>', count);
+  /** New entries, at most `count` per stream (of `streams`, default all); never blocks. */
+  async read(count: number, streams: readonly string[] = this.#streams): Promise<StreamEntry[]> {
+    return this.#readAll('>', count, streams);
   }
 
   /** This consumer's own pending entries (after a restart under the same name). */
   async ownPending(count: number): Promise<StreamEntry[]> {
-    return this.#readAll('0', count);
+    return this.#readAll('0', count, this.#streams);
   }
 
   /**
    * Takes over entries that other consumers left pending for at least `minIdleMs`, at most
    * `count` per stream. Entries trimmed meanwhile come back with `fields: null`.
    */
-  async claim(minIdleMs: number, count: number): Promise<StreamEntry[]> {
+  async claim(minIdleMs: number, count: number, streams: readonly string[] = this.#streams): Promise<StreamEntry[]> {
     const out = await Promise.all(
-      this.#streams.map(async (stream) => {
+      streams.map(async (stream) => {
         const reply = (await this.#redis.xautoclaim(
           stream, this.#group, this.consumer, minIdleMs, this.#claimCursor.get(stream) ?? '0-0', 'COUNT', count,
         )) as unknown as [string, RawEntry[], string[]?];
@@ -121,9 +122,9 @@ export class GroupReader {
     return removed;
   }
 
-  async #readAll(from: '>' | '0', count: number): Promise<StreamEntry[]> {
+  async #readAll(from: '>' | '0', count: number, streams: readonly string[]): Promise<StreamEntry[]> {
     const replies = await Promise.all(
-      this.#streams.map(
+      streams.map(
         (s) =>
           this.#redis.xreadgroup('GROUP', this.#group, this.consumer, 'COUNT', count, 'STREAMS', s, from) as Promise<
             [string, RawEntry[]][] | null
@@ -149,3 +150,99 @@ function pairs(list: unknown[]): Record<string, unknown> {
   for (let i = 0; i + 1 < list.length; i += 2) out[String(list[i])] = list[i + 1];
   return out;
 }
+
+/**
+ * Renew. KEYS: lease. ARGV: me, ttlMs. Takes a free lease or extends one's own; 1 when held after.
+ */
+const TAKE = `
+local o = redis.call('GET', KEYS[1])
+if o and o ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
+/** Release. KEYS: lease. ARGV: me. Deletes the lease only if it is one's own. */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+return 0
+`;
+
+/**
+ * Exclusive, expiring ownership of stream partitions among the live workers of a group, shared
+ * out evenly: each live worker holds at most its fair share, and a dead worker's partitions are
+ * taken over when its leases expire. With one reader per partition, the events of one user (one
+ * partition) are written by one worker at a time, in order.
+ */
+export class PartitionLeases {
+  readonly #redis: Cluster;
+  readonly #streams: readonly string[];
+  readonly #me: string;
+  readonly #ttlMs: number;
+  readonly #members: string;
+  readonly #owned = new Set<string>();
+
+  constructor(redis: Cluster, streams: readonly string[], group: string, me: string, ttlMs: number) {
+    this.#redis = redis;
+    this.#streams = streams;
+    this.#me = me;
+    this.#ttlMs = ttlMs;
+    this.#members = `parley:workers:{${group}}`;
+  }
+
+  /** The partitions (streams) held now. */
+  get owned(): string[] {
+    return this.#streams.filter((s) => this.#owned.has(s));
+  }
+
+  /**
+   * Renews this worker's membership and leases, gives back partitions beyond its fair share, and
+   * takes free ones up to it. Call between batches (with nothing in hand), well within the TTL.
+   */
+  async balance(): Promise<string[]> {
+    const live = await this.renew();
+    const share = Math.ceil(this.#streams.length / Math.max(1, live));
+    for (const s of this.owned.slice(share)) {
+      await this.#redis.eval(RELEASE, 1, leaseKey(s), this.#me).catch(unavailable);
+      this.#owned.delete(s);
+    }
+    // Free partitions, starting at a point that differs per worker so that they rarely collide.
+    const start = fnv1a(this.#me) % this.#streams.length;
+    for (let i = 0; i < this.#streams.length && this.#owned.size < share; i++) {
+      const s = this.#streams[(start + i) % this.#streams.length] as string;
+      if (!this.#owned.has(s) && (await this.#take(s))) this.#owned.add(s);
+    }
+    return this.owned;
+  }
+
+  /**
+   * Renews this worker's membership and the leases it holds (dropping any it lost); returns how
+   * many workers are live. Also called on a timer while a long batch is in hand.
+   */
+  async renew(): Promise<number> {
+    const now = Date.now();
+    const [, , live] = await Promise.all([
+      this.#redis.zadd(this.#members, now + this.#ttlMs, this.#me),
+      this.#redis.zremrangebyscore(this.#members, '-inf', now),
+      this.#redis.zcard(this.#members),
+    ]).catch(unavailable);
+    const held = await Promise.all(this.owned.map(async (s) => [s, await this.#take(s)] as const));
+    for (const [s, ok] of held) if (!ok) this.#owned.delete(s);
+    return live;
+  }
+
+  /** Gives every lease back (on a clean stop, after the batch in hand is acknowledged). */
+  async releaseAll(): Promise<void> {
+    await Promise.all([
+      ...this.owned.map((s) => this.#redis.eval(RELEASE, 1, leaseKey(s), this.#me)),
+      this.#redis.zrem(this.#members, this.#me),
+    ]).catch(unavailable);
+    this.#owned.clear();
+  }
+
+  async #take(stream: string): Promise<boolean> {
+    return (await this.#redis.eval(TAKE, 1, leaseKey(stream), this.#me, this.#ttlMs).catch(unavailable)) === 1;
+  }
+}
+
+/** The lease of a partition, on the stream's slot. */
+const leaseKey = (stream: string): string => `${stream}:owner`;

@@ -100,6 +100,8 @@ export class ArchiveJob implements Job {
     return { inHand: this.#inHand.length };
   }
 
+  async close(): Promise<void> {}
+
   #take(entries: StreamEntry[]): void {
     this.#inHand.push(...entries);
     this.#m.feedRead.inc(entries.length);

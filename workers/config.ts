@@ -40,6 +40,7 @@ const Env = v.object({
   WORKER_POLL_MS: int('WORKER_POLL_MS', 1, 10_000, 100),
   WORKER_CLAIM_IDLE_MS: int('WORKER_CLAIM_IDLE_MS', 100, 86_400_000, 30_000),
   WORKER_CLAIM_EVERY_MS: int('WORKER_CLAIM_EVERY_MS', 100, 86_400_000, 5_000),
+  WORKER_LEASE_MS: int('WORKER_LEASE_MS', 500, 600_000, 10_000),
   WORKER_STOP_TIMEOUT_MS: int('WORKER_STOP_TIMEOUT_MS', 0, 600_000, 10_000),
   ARCHIVE_SCAN_MS: int('ARCHIVE_SCAN_MS', 0, 86_400_000, 300_000),
   LOG_LEVEL: v.optional(v.picklist(['debug', 'info', 'warn', 'error'], 'LOG_LEVEL: expected debug, info, warn or error'), 'info'),
@@ -65,6 +66,8 @@ export type WorkerConfig = {
   /** Entries pending this long at another consumer are taken over (that consumer is presumed dead). */
   claimIdleMs: number;
   claimEveryMs: number;
+  /** Presence only: how long a worker's ownership of a stream partition outlives its last renewal. */
+  leaseMs: number;
   /** On SIGTERM, how long the batch in hand may take to finish before the worker exits anyway. */
   stopTimeoutMs: number;
   /** Archive only: how often every room log is checked for unarchived messages (0 = only at start). */
@@ -95,6 +98,7 @@ export function loadWorkerConfig(kind: WorkerKind, env: Record<string, string | 
     pollMs: e.WORKER_POLL_MS,
     claimIdleMs: e.WORKER_CLAIM_IDLE_MS,
     claimEveryMs: e.WORKER_CLAIM_EVERY_MS,
+    leaseMs: e.WORKER_LEASE_MS,
     stopTimeoutMs: e.WORKER_STOP_TIMEOUT_MS,
     scanMs: e.ARCHIVE_SCAN_MS,
     logLevel: e.LOG_LEVEL,

@@ -27,6 +27,8 @@ export interface Job {
   round(): Promise<number>;
   /** Details for `/health` and the log. */
   status(): Record<string, unknown>;
+  /** After the last round, before the connections close (e.g. giving back partition leases). */
+  close(): Promise<void>;
 }
 
 /** Back-off after failed rounds: 100 ms doubling up to 5 s. */
@@ -135,6 +137,7 @@ export async function runWorker(kind: WorkerKind, makeJob: (ctx: WorkerContext) 
       new Promise<boolean>((resolve) => setTimeout(() => resolve(true), config.stopTimeoutMs).unref?.()),
     ]);
     if (timedOut) log.warn('batch in hand not finished in time; left pending for other workers', { timeoutMs: config.stopTimeoutMs });
+    await job.close().catch((err: unknown) => log.warn('closing the job failed', { err }));
     server.close();
     await Promise.allSettled([redis.quit().catch(() => redis.disconnect()), mongo.close()]);
     log.info('stopped');

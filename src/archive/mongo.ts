@@ -1,8 +1,8 @@
 /**
  * The message archive in MongoDB, collection `messages`: one document per message,
- * `{_id: "<room>|<epoch>|<seq>", room, epoch, seq, from, text, ts, cid?}`, unique on
- * `(room, epoch, seq)`. The `_id` is derived from the position, so storing a message again is a
- * duplicate key, ignored: the first copy stays.
+ * `{_id: '["<room>","<epoch>",<seq>]', room, epoch, seq, from, text, ts, cid?}`, unique on
+ * `(room, epoch, seq)`. The `_id` is derived from the position (as JSON, so that no two positions
+ * share one), so storing a message again is a duplicate key, ignored: the first copy stays.
  */
 import type { Collection, Db } from 'mongodb';
 import { isDuplicateKey, mongoUnavailable } from '../mongo.ts';
@@ -49,7 +49,7 @@ export class MongoArchive implements Archive {
 }
 
 function toDoc(m: Message): MessageDoc {
-  const doc: MessageDoc = { _id: `${m.room}|${m.epoch}|${m.seq}`, room: m.room, epoch: m.epoch, seq: m.seq, from: m.from, text: m.text, ts: m.ts };
+  const doc: MessageDoc = { _id: JSON.stringify([m.room, m.epoch, m.seq]), room: m.room, epoch: m.epoch, seq: m.seq, from: m.from, text: m.text, ts: m.ts };
   if (m.cid !== undefined) doc.cid = m.cid;
   return doc;
 }

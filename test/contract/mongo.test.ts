@@ -1,0 +1,37 @@
+/**
+ * The durable seam contracts (`UserStore`, `Archive`) against MongoDB: the local FerretDB v1 server
+ * started by the global setup (test/setup/mongo.ts). One client for the file; every factory call
+ * gets a database of its own, with the project's indexes, dropped by its cleanup.
+ */
+import type { Db, MongoClient } from 'mongodb';
+import { afterAll, inject } from 'vitest';
+import { MongoArchive } from '../../src/archive/mongo.ts';
+import { connectMongo, ensureIndexes } from '../../src/mongo.ts';
+import { MongoUserStore } from '../../src/users/mongo.ts';
+import { archiveContract } from './archive.ts';
+import { userStoreContract } from './users.ts';
+
+let client: Promise<MongoClient> | undefined;
+const connect = () => (client ??= connectMongo(inject('mongoUrl'), { timeoutMs: 10_000 }));
+
+afterAll(async () => {
+  if (client) await (await client).close();
+});
+
+/** A fresh database with the indexes in place; its cleanup closes the store, then drops it. */
+async function freshDb<S extends { close(): Promise<void> }>(make: (db: Db) => S) {
+  const db = (await connect()).db(`t_${Math.random().toString(36).slice(2, 12)}`);
+  await ensureIndexes(db);
+  const store = make(db);
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await db.dropDatabase();
+    },
+  };
+}
+
+// FerretDB v1 is not safe for concurrent writers of one user (see UserStoreTraits); MongoDB is.
+userStoreContract('mongodb (FerretDB)', () => freshDb((db) => new MongoUserStore(db)), { concurrentWriters: false });
+archiveContract('mongodb (FerretDB)', () => freshDb((db) => new MongoArchive(db)));
