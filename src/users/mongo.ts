@@ -1,22 +1,25 @@
 /**
  * User state in MongoDB, collection `users`: `{_id: <user>, status, lastSeen, updatedAt}`.
  *
- * Each transition is one upsert filtered by `{_id, updatedAt: {$lt: at}}`: it updates a stored
- * state that is older, inserts a user never seen, and fails with a duplicate key when the stored
- * state is as new or newer (the insert collides with the existing `_id`). That failure is the
- * guard working. It also happens when two writers insert the same new user at once, so a
- * statement that failed is tried once more on its own: it then either matches an older state or
- * meets a newer one. Statements go out in chunks of 50 (FerretDB v1 hangs on larger update batches
- * and stops unordered batches at the first error; see infra/mongo/README.md).
+ * A batch of transitions is written in two steps, each safe under any interleaving:
+ * 1. every transition is inserted as a new document (unordered): users never seen are done, and
+ *    the others fail with a duplicate key;
+ * 2. for those, an update filtered by `{_id, updatedAt: {$lt: at}}`: it changes a stored state only
+ *    when that is older, and matches nothing otherwise (the guard: an older transition never
+ *    overwrites a newer one).
+ * Both steps use only what MongoDB and FerretDB v1 do alike (see infra/mongo/README.md): inserts
+ * report which documents failed, and updates never fail (no upsert), so a batch never stops early.
+ * Updates go out in chunks of 50 (FerretDB v1 hangs on larger update batches).
  */
-import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import { isDuplicateKey, mongoUnavailable } from '../mongo.ts';
 import type { PresenceStatus } from '../protocol.ts';
 import type { UserState, UserStore, UserTransition } from './types.ts';
 
 type UserDoc = { _id: string; status: PresenceStatus; lastSeen: number; updatedAt: number };
 
-const CHUNK = 50;
+const UPDATE_CHUNK = 50;
+const INSERT_CHUNK = 1000;
 
 export class MongoUserStore implements UserStore {
   readonly #users: Collection<UserDoc>;
@@ -26,19 +29,34 @@ export class MongoUserStore implements UserStore {
   }
 
   async apply(transitions: readonly UserTransition[]): Promise<void> {
-    for (let i = 0; i < transitions.length; i += CHUNK) {
-      const ops = transitions.slice(i, i + CHUNK).map(upsert);
-      try {
-        await this.#users.bulkWrite(ops, { ordered: false });
-      } catch (err) {
-        if (!isDuplicateKey(err)) mongoUnavailable(err);
-        // Which statements failed is not reported alike by every server: run each on its own.
-        for (const op of ops) {
-          await this.#users.bulkWrite([op], { ordered: true }).catch((e: unknown) => {
-            if (!isDuplicateKey(e)) mongoUnavailable(e);
-          });
-        }
-      }
+    const existing: UserTransition[] = [];
+    for (let i = 0; i < transitions.length; i += INSERT_CHUNK) {
+      const chunk = transitions.slice(i, i + INSERT_CHUNK);
+      for (const index of await this.#insertNew(chunk)) existing.push(chunk[index] as UserTransition);
+    }
+    for (let i = 0; i < existing.length; i += UPDATE_CHUNK) {
+      const ops = existing.slice(i, i + UPDATE_CHUNK).map((t) => ({
+        updateOne: {
+          filter: { _id: t.user, updatedAt: { $lt: t.at } },
+          update: { $set: { status: t.status, lastSeen: t.at, updatedAt: t.at } },
+        },
+      }));
+      await this.#users.bulkWrite(ops, { ordered: false }).catch(mongoUnavailable);
+    }
+  }
+
+  /** Inserts each transition as a new user; returns the indexes of those that already exist. */
+  async #insertNew(chunk: readonly UserTransition[]): Promise<number[]> {
+    const docs = chunk.map((t): UserDoc => ({ _id: t.user, status: t.status, lastSeen: t.at, updatedAt: t.at }));
+    try {
+      await this.#users.insertMany(docs, { ordered: false });
+      return [];
+    } catch (err) {
+      if (!isDuplicateKey(err)) mongoUnavailable(err);
+      const list = (err as { writeErrors?: { index?: unknown }[] | { index?: unknown } }).writeErrors;
+      const indexes = (Array.isArray(list) ? list : list ? [list] : []).map((w) => Number(w.index));
+      // A server that does not say which failed: treat every one as existing (the update is guarded).
+      return indexes.every((n) => Number.isInteger(n)) && indexes.length > 0 ? indexes : chunk.map((_, i) => i);
     }
   }
 
@@ -49,14 +67,4 @@ export class MongoUserStore implements UserStore {
   }
 
   async close(): Promise<void> {}
-}
-
-function upsert(t: UserTransition): AnyBulkWriteOperation<UserDoc> {
-  return {
-    updateOne: {
-      filter: { _id: t.user, updatedAt: { $lt: t.at } },
-      update: { $set: { status: t.status, lastSeen: t.at, updatedAt: t.at } },
-      upsert: true,
-    },
-  };
 }
