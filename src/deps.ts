@@ -10,11 +10,10 @@ import type { Presence } from './presence/types.ts';
 import { MemoryRoomLog } from './rooms/memory.ts';
 import { RedisRoomLog } from './rooms/redis.ts';
 import type { RoomLog } from './rooms/types.ts';
-import type { MongoClient } from 'mongodb';
 import { MongoArchive } from './archive/mongo.ts';
 import type { Archive } from './archive/types.ts';
 import { log } from './log.ts';
-import { databaseOf, openMongo, redact } from './mongo.ts';
+import { MongoLink, redact } from './mongo.ts';
 import { connectCluster, watchHealth } from './redis.ts';
 import { MongoUserStore } from './users/mongo.ts';
 import type { UserStore } from './users/types.ts';
@@ -77,7 +76,6 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
   const cluster = await connectCluster({ nodes });
   const health = watchHealth(cluster);
   const mongo = config.mongoUrl ? await openDurable(config.mongoUrl) : null;
-  const durable = mongo && config.mongoUrl ? mongo.db(databaseOf(config.mongoUrl)) : null;
   const stores = {
     log: new RedisRoomLog(cluster, { hotWindow: config.hotWindow, idempotencyTtlMs: config.idempotencyTtlMs }),
     presence: new RedisPresence(cluster, { ttlMs: config.heartbeatMs }),
@@ -85,8 +83,8 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
   };
   return {
     ...stores,
-    users: durable ? new MongoUserStore(durable) : null,
-    archive: durable ? new MongoArchive(durable) : null,
+    users: mongo ? new MongoUserStore(mongo.db) : null,
+    archive: mongo ? new MongoArchive(mongo.db) : null,
     backend: 'redis',
     healthy: health.healthy,
     counters: () => ({
@@ -105,14 +103,11 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
 }
 
 /**
- * The MongoDB client of the chat instance. It serves only older history and last-seen times, so an
- * unreachable server at start is logged, not fatal: those requests fail fast until it is back.
+ * The MongoDB connection of the chat instance. It serves only older history and last-seen times, so
+ * an unreachable server at start is logged, not fatal: those requests fail fast until it is back.
  */
-async function openDurable(url: string): Promise<MongoClient> {
-  const client = openMongo(url, { appName: 'parley-chat' });
-  await client
-    .db(databaseOf(url))
-    .command({ ping: 1 })
-    .catch((err: unknown) => log.warn('MongoDB unreachable at start; old history and last-seen wait for it', { url: redact(url), err }));
-  return client;
+async function openDurable(url: string): Promise<MongoLink> {
+  const link = new MongoLink(url, { appName: 'parley-chat' });
+  await link.db().catch((err: unknown) => log.warn('MongoDB unreachable at start; old history and last-seen wait for it', { url: redact(url), err }));
+  return link;
 }

@@ -42,6 +42,55 @@ export function openMongo(url: string, opts: MongoOptions = {}): MongoClient {
   });
 }
 
+/** Where a store gets its database: a `Db`, or a `MongoLink` (reconnects until the first success). */
+export type DbSource = Db | (() => Promise<Db>);
+
+export const resolveDb = (source: DbSource): Promise<Db> => (typeof source === 'function' ? source() : Promise.resolve(source));
+
+/**
+ * A connection for a long-running process that must start while MongoDB is down: the first
+ * connection is made on first use, and a failed one is replaced by a fresh client on the next use
+ * (the driver does not retry a client whose first connection failed). Once connected, the driver
+ * rides out later outages itself.
+ */
+export class MongoLink {
+  readonly #url: string;
+  readonly #opts: MongoOptions;
+  #client: MongoClient;
+  #connected = false;
+  #connecting: Promise<void> | undefined;
+
+  constructor(url: string, opts: MongoOptions = {}) {
+    this.#url = url;
+    this.#opts = opts;
+    this.#client = openMongo(url, opts);
+  }
+
+  /** The URL's database, once connected. Throws `BackendUnavailable` while MongoDB cannot be reached. */
+  readonly db = async (): Promise<Db> => {
+    if (!this.#connected) {
+      this.#connecting ??= this.#client.connect().then(
+        () => {
+          this.#connected = true;
+        },
+        async (err: unknown) => {
+          const failed = this.#client;
+          this.#client = openMongo(this.#url, this.#opts);
+          this.#connecting = undefined;
+          await failed.close().catch(() => undefined);
+          throw new BackendUnavailable(`MongoDB at ${redact(this.#url)} is unreachable: ${(err as Error).message}`);
+        },
+      );
+      await this.#connecting;
+    }
+    return this.#client.db(databaseOf(this.#url));
+  };
+
+  async close(): Promise<void> {
+    await this.#client.close().catch(() => undefined);
+  }
+}
+
 /**
  * Connects and waits for a `ping`. Throws `BackendUnavailable` with a clear message when the server
  * cannot be reached in time.

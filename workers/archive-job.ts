@@ -10,7 +10,7 @@ import { MongoArchive } from '../src/archive/mongo.ts';
 import { ARCHIVE_PARTITIONS, RoomLogSource, archiveFeedKey } from '../src/archive/redis.ts';
 import type { Archive } from '../src/archive/types.ts';
 import { log } from '../src/log.ts';
-import { ensureIndexes } from '../src/mongo.ts';
+import { ensureIndexes, resolveDb } from '../src/mongo.ts';
 import { type StreamEntry, GroupReader } from '../src/redis-streams.ts';
 import type { Job, WorkerContext } from './run.ts';
 
@@ -53,7 +53,7 @@ export class ArchiveJob implements Job {
 
   async init(): Promise<void> {
     await this.#reader.init();
-    await ensureIndexes(this.#ctx.db);
+    await ensureIndexes(await resolveDb(this.#ctx.db));
     this.#inHand = await this.#reader.ownPending(this.#ctx.config.batch);
     this.#m.feedRead.inc(this.#inHand.length);
     await this.#reader.forgetIdleConsumers(24 * 3600_000);

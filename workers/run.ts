@@ -6,15 +6,14 @@
 import { createServer } from 'node:http';
 import process from 'node:process';
 import type { Cluster } from 'ioredis';
-import type { Db, MongoClient } from 'mongodb';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError } from '../src/config.ts';
 import { configureLog, log } from '../src/log.ts';
-import { databaseOf, openMongo, redact } from '../src/mongo.ts';
+import { type DbSource, MongoLink, redact } from '../src/mongo.ts';
 import { connectCluster } from '../src/redis.ts';
 import { type WorkerConfig, type WorkerKind, loadWorkerConfig } from './config.ts';
 
-export type WorkerContext = { config: WorkerConfig; redis: Cluster; db: Db; registry: Registry };
+export type WorkerContext = { config: WorkerConfig; redis: Cluster; db: DbSource; registry: Registry };
 
 /** A worker's job: rounds of reading, writing and acknowledging. */
 export interface Job {
@@ -53,7 +52,7 @@ export async function runWorker(kind: WorkerKind, makeJob: (ctx: WorkerContext) 
     process.exit(1);
   }
   // MongoDB may be down at start: the worker then keeps its place and writes once it is back.
-  const mongo: MongoClient = openMongo(config.mongoUrl, { appName: `parley-${kind}-worker`, timeoutMs: 5000 });
+  const mongo = new MongoLink(config.mongoUrl, { appName: `parley-${kind}-worker`, timeoutMs: 5000 });
   const registry = new Registry();
   registry.setDefaultLabels({ worker: kind, consumer: config.workerId });
   try {
@@ -61,7 +60,7 @@ export async function runWorker(kind: WorkerKind, makeJob: (ctx: WorkerContext) 
   } catch {
     // Some runtimes lack parts of the process API the default collectors read.
   }
-  const job = makeJob({ config, redis, db: mongo.db(databaseOf(config.mongoUrl)), registry });
+  const job = makeJob({ config, redis, db: mongo.db, registry });
 
   const state = { failures: 0, lastError: '', lastRoundAt: 0, stopping: false };
   const server = createServer((req, res) => {

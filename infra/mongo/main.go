@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -93,6 +94,8 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+
+	go indexIDLookups(ctx, dir, time.Second, logger)
 
 	logger.Info("parley-mongo starting", "listen", *listen, "data", dir, "pid", os.Getpid())
 	if err := f.Run(ctx); err != nil {

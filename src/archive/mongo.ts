@@ -4,8 +4,8 @@
  * `(room, epoch, seq)`. The `_id` is derived from the position (as JSON, so that no two positions
  * share one), so storing a message again is a duplicate key, ignored: the first copy stays.
  */
-import type { Collection, Db } from 'mongodb';
-import { isDuplicateKey, mongoUnavailable } from '../mongo.ts';
+import type { Collection } from 'mongodb';
+import { type DbSource, isDuplicateKey, mongoUnavailable, resolveDb } from '../mongo.ts';
 import type { Message } from '../protocol.ts';
 import type { Archive, ArchiveQuery } from './types.ts';
 
@@ -15,17 +15,22 @@ type MessageDoc = Message & { _id: string };
 const CHUNK = 1000;
 
 export class MongoArchive implements Archive {
-  readonly #messages: Collection<MessageDoc>;
+  readonly #db: DbSource;
 
-  constructor(db: Db) {
-    this.#messages = db.collection<MessageDoc>('messages');
+  constructor(db: DbSource) {
+    this.#db = db;
+  }
+
+  async #messages(): Promise<Collection<MessageDoc>> {
+    return (await resolveDb(this.#db)).collection<MessageDoc>('messages');
   }
 
   async put(messages: readonly Message[]): Promise<void> {
+    const collection = await this.#messages();
     for (let i = 0; i < messages.length; i += CHUNK) {
       const docs = messages.slice(i, i + CHUNK).map(toDoc);
       // Unordered: a duplicate does not stop the others (on MongoDB and FerretDB alike).
-      await this.#messages.insertMany(docs, { ordered: false }).catch((err: unknown) => {
+      await collection.insertMany(docs, { ordered: false }).catch((err: unknown) => {
         if (!isDuplicateKey(err)) mongoUnavailable(err);
       });
     }
@@ -35,7 +40,8 @@ export class MongoArchive implements Archive {
     const seq: { $gt?: number; $lt?: number } = {};
     if (q.after !== undefined) seq.$gt = q.after;
     if (q.before !== undefined) seq.$lt = q.before;
-    const docs = await this.#messages
+    const messages = await this.#messages();
+    const docs = await messages
       .find({ room, epoch, ...(q.after === undefined && q.before === undefined ? {} : { seq }) })
       .sort({ seq: q.from === 'oldest' ? 1 : -1 })
       .limit(q.limit)

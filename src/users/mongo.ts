@@ -10,9 +10,16 @@
  * Both steps use only what MongoDB and FerretDB v1 do alike (see infra/mongo/README.md): inserts
  * report which documents failed, and updates never fail (no upsert), so a batch never stops early.
  * Updates go out in chunks of 50 (FerretDB v1 hangs on larger update batches).
+ *
+ * Step 2 has two forms (`UserWrites`). On MongoDB each guarded update is atomic, so any number of
+ * writers may race. FerretDB v1 reads the whole collection for any filter other than exactly
+ * `{_id}`, and does not apply a guarded update atomically anyway; there the stored states are read
+ * by `_id`, compared here, and the newer ones written by `_id`: fast at any size, and correct
+ * because the presence worker writes each user from one place at a time (one worker per stream
+ * partition). `auto` picks by asking the server what it is.
  */
-import type { Collection, Db } from 'mongodb';
-import { isDuplicateKey, mongoUnavailable } from '../mongo.ts';
+import type { Collection } from 'mongodb';
+import { type DbSource, isDuplicateKey, mongoUnavailable, resolveDb } from '../mongo.ts';
 import type { PresenceStatus } from '../protocol.ts';
 import type { UserState, UserStore, UserTransition } from './types.ts';
 
@@ -21,11 +28,33 @@ type UserDoc = { _id: string; status: PresenceStatus; lastSeen: number; updatedA
 const UPDATE_CHUNK = 50;
 const INSERT_CHUNK = 1000;
 
-export class MongoUserStore implements UserStore {
-  readonly #users: Collection<UserDoc>;
+/** How stored users are updated; see the file's comment. */
+export type UserWrites = 'guarded' | 'read-then-write' | 'auto';
 
-  constructor(db: Db) {
-    this.#users = db.collection<UserDoc>('users');
+export class MongoUserStore implements UserStore {
+  readonly #db: DbSource;
+  #writes: Promise<Exclude<UserWrites, 'auto'>> | undefined;
+
+  constructor(db: DbSource, opts: { writes?: UserWrites } = {}) {
+    this.#db = db;
+    const writes = opts.writes ?? 'auto';
+    if (writes !== 'auto') this.#writes = Promise.resolve(writes);
+  }
+
+  /** The form of updates for this server (asked once; asked again after a failure). */
+  #mode(): Promise<Exclude<UserWrites, 'auto'>> {
+    this.#writes ??= resolveDb(this.#db)
+      .then((db) => db.admin().command({ buildInfo: 1 }))
+      .then((info): Exclude<UserWrites, 'auto'> => ('ferretdbVersion' in info ? 'read-then-write' : 'guarded'))
+      .catch((err: unknown) => {
+        this.#writes = undefined;
+        return mongoUnavailable(err);
+      });
+    return this.#writes;
+  }
+
+  async #users(): Promise<Collection<UserDoc>> {
+    return (await resolveDb(this.#db)).collection<UserDoc>('users');
   }
 
   async apply(transitions: readonly UserTransition[]): Promise<void> {
@@ -34,22 +63,40 @@ export class MongoUserStore implements UserStore {
       const chunk = transitions.slice(i, i + INSERT_CHUNK);
       for (const index of await this.#insertNew(chunk)) existing.push(chunk[index] as UserTransition);
     }
+    if (existing.length === 0) return;
+    const mode = await this.#mode();
     for (let i = 0; i < existing.length; i += UPDATE_CHUNK) {
-      const ops = existing.slice(i, i + UPDATE_CHUNK).map((t) => ({
+      const chunk = existing.slice(i, i + UPDATE_CHUNK);
+      const newer = mode === 'guarded' ? chunk : await this.#newerThanStored(chunk);
+      if (newer.length === 0) continue;
+      const ops = newer.map((t) => ({
         updateOne: {
-          filter: { _id: t.user, updatedAt: { $lt: t.at } },
+          filter: mode === 'guarded' ? { _id: t.user, updatedAt: { $lt: t.at } } : { _id: t.user },
           update: { $set: { status: t.status, lastSeen: t.at, updatedAt: t.at } },
         },
       }));
-      await this.#users.bulkWrite(ops, { ordered: false }).catch(mongoUnavailable);
+      await (await this.#users()).bulkWrite(ops, { ordered: false }).catch(mongoUnavailable);
     }
+  }
+
+  /** The transitions newer than what is stored, reading each user by `_id` (see the file's comment). */
+  async #newerThanStored(chunk: readonly UserTransition[]): Promise<UserTransition[]> {
+    const users = await this.#users();
+    const stored = await Promise.all(
+      chunk.map((t) => users.findOne({ _id: t.user }, { projection: { updatedAt: 1 } })),
+    ).catch(mongoUnavailable);
+    return chunk.filter((t, i) => {
+      const s = stored[i];
+      return !s || s.updatedAt < t.at;
+    });
   }
 
   /** Inserts each transition as a new user; returns the indexes of those that already exist. */
   async #insertNew(chunk: readonly UserTransition[]): Promise<number[]> {
     const docs = chunk.map((t): UserDoc => ({ _id: t.user, status: t.status, lastSeen: t.at, updatedAt: t.at }));
+    const users = await this.#users();
     try {
-      await this.#users.insertMany(docs, { ordered: false });
+      await users.insertMany(docs, { ordered: false });
       return [];
     } catch (err) {
       if (!isDuplicateKey(err)) mongoUnavailable(err);
@@ -61,7 +108,7 @@ export class MongoUserStore implements UserStore {
   }
 
   async get(user: string): Promise<UserState | null> {
-    const doc = await this.#users.findOne({ _id: user }).catch(mongoUnavailable);
+    const doc = await (await this.#users()).findOne({ _id: user }).catch(mongoUnavailable);
     if (!doc) return null;
     return { user, status: doc.status, lastSeen: doc.lastSeen, updatedAt: doc.updatedAt };
   }
