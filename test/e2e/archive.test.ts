@@ -127,6 +127,37 @@ function expectComplete(messages: Msg[], texts: Map<number, string>, n: number):
   expect(new Set(messages.map((m) => m.epoch)).size).toBe(1);
 }
 
+/**
+ * A MongoDB-compatible server of the test's own (port OUTAGE_MONGO_PORT), to stop and start again
+ * on the same data.
+ */
+async function ownMongo(): Promise<{ dir: string; start(): Promise<void>; stop(): Promise<void> }> {
+  const bin = await build();
+  const dir = mkdtempSync(join(tmpdir(), 'parley-mongo-outage-'));
+  mkdirSync(join(dir, 'db'), { recursive: true });
+  let mongod: ChildProcess | null = null;
+  const start = async () => {
+    mongod = spawn(bin, ['-listen', `127.0.0.1:${OUTAGE_MONGO_PORT}`, '-data-dir', join(dir, 'db'), '-log-level', 'warn'], { stdio: 'ignore' });
+    await eventually(async () => {
+      // A client whose first connection failed stays closed: a new one per attempt.
+      const probe = new MongoClient(`mongodb://127.0.0.1:${OUTAGE_MONGO_PORT}/`, { directConnection: true, serverSelectionTimeoutMS: 500 });
+      try {
+        expect((await probe.db('admin').command({ ping: 1 }))['ok']).toBe(1);
+      } finally {
+        await probe.close().catch(() => undefined);
+      }
+    }, 15_000, 100);
+  };
+  const stop = async () => {
+    const p = mongod;
+    if (!p || p.exitCode !== null) return;
+    const gone = new Promise((resolve) => p.once('exit', resolve));
+    p.kill('SIGKILL');
+    await gone;
+  };
+  return { dir, start, stop };
+}
+
 describe('archive worker', () => {
   it('serves 3,000 messages over REST, most of them from the archive, with a hot window of 1,000', async () => {
     const url = mongoUrlFor(inject('mongoUrl'), dbName());
@@ -169,29 +200,7 @@ describe('archive worker', () => {
   }, 60_000);
 
   it('both workers ride out a MongoDB outage while chat keeps working, then catch up', async () => {
-    const bin = await build();
-    const dir = mkdtempSync(join(tmpdir(), 'parley-mongo-outage-'));
-    mkdirSync(join(dir, 'db'), { recursive: true });
-    let mongod: ChildProcess | null = null;
-    const startMongo = async () => {
-      mongod = spawn(bin, ['-listen', `127.0.0.1:${OUTAGE_MONGO_PORT}`, '-data-dir', join(dir, 'db'), '-log-level', 'warn'], { stdio: 'ignore' });
-      await eventually(async () => {
-        // A client whose first connection failed stays closed: a new one per attempt.
-        const probe = new MongoClient(`mongodb://127.0.0.1:${OUTAGE_MONGO_PORT}/`, { directConnection: true, serverSelectionTimeoutMS: 500 });
-        try {
-          expect((await probe.db('admin').command({ ping: 1 }))['ok']).toBe(1);
-        } finally {
-          await probe.close().catch(() => undefined);
-        }
-      }, 15_000, 100);
-    };
-    const stopMongo = async () => {
-      const p = mongod;
-      if (!p || p.exitCode !== null) return;
-      const gone = new Promise((resolve) => p.once('exit', resolve));
-      p.kill('SIGKILL');
-      await gone;
-    };
+    const { dir, start: startMongo, stop: stopMongo } = await ownMongo();
     const name = dbName();
     const url = `mongodb://127.0.0.1:${OUTAGE_MONGO_PORT}/${name}`;
     const check = new MongoClient(url, { directConnection: true, serverSelectionTimeoutMS: 5000 });
@@ -218,8 +227,8 @@ describe('archive worker', () => {
       await cycle(0, 1);
       expect((await presence.health()).status).toBe(200);
       expect((await archive.health()).status).toBe(200);
-      // Both workers have written before the outage (a worker whose first MongoDB operation fails
-      // is a different case: see the report on `openMongo` in workers/run.ts).
+      // Both workers have written before the outage (workers that start while MongoDB is down are
+      // the next test).
       await eventually(async () => expect(await check.db(name).collection<{ _id: string }>('users').countDocuments({ _id: { $in: users } })).toBe(users.length), 15_000, 200);
       await eventually(async () => expect(await check.db(name).collection('messages').countDocuments({ room })).toBe(200), 15_000, 200);
 
@@ -296,4 +305,44 @@ describe('archive worker', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+  it('workers and an instance started while MongoDB is down write and read once it is up', async () => {
+    const { dir, start: startMongo, stop: stopMongo } = await ownMongo();
+    const name = dbName();
+    const url = `mongodb://127.0.0.1:${OUTAGE_MONGO_PORT}/${name}`;
+    try {
+      const [presence, archive, server] = await Promise.all([
+        startWorker('presence', 'node', workerEnv(url)),
+        startWorker('archive', 'node', workerEnv(url)),
+        startServer('node', chatEnv(url)),
+      ]);
+      servers.push(server);
+      const room = uid('late');
+      const user = uid('late');
+      const texts = await postMany(server, room, 20, 4);
+      await (await connect(server, user)).close();
+      // Both have events in hand and cannot write them yet.
+      await eventually(async () => {
+        const [hp, ha] = await Promise.all([presence.health(), archive.health()]);
+        expect({ presence: hp.status, archive: ha.status }).toEqual({ presence: 503, archive: 503 });
+      }, 30_000, 200);
+      await startMongo();
+      const check = new MongoClient(url, { directConnection: true, serverSelectionTimeoutMS: 5000 });
+      try {
+        await eventually(async () => expect(await check.db(name).collection('messages').countDocuments({ room })).toBe(texts.size), 30_000, 250);
+        await eventually(async () => {
+          const doc = await check.db(name).collection<{ _id: string }>('users').findOne({ _id: user });
+          expect(doc).toMatchObject({ status: 'offline', lastSeen: Number(await redis.get(`parley:{u:${user}}:seen`)) });
+        }, 30_000, 250);
+        // The instance reads MongoDB too: the user's last-seen time comes back over REST.
+        const r = await rest(server, 'GET', `/v1/users/${user}/presence`, { user: 'reader' });
+        expect(r.json).toMatchObject({ status: 'offline' });
+      } finally {
+        await check.close().catch(() => undefined);
+      }
+    } finally {
+      await stopAllWorkers('SIGKILL');
+      await stopMongo();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
