@@ -180,6 +180,8 @@ export class PartitionLeases {
   readonly #ttlMs: number;
   readonly #members: string;
   readonly #owned = new Set<string>();
+  /** `balance`, `renew` and `releaseAll` run one at a time (a renewal must not retake a lease just given back). */
+  #turn: Promise<unknown> = Promise.resolve();
 
   constructor(redis: Cluster, streams: readonly string[], group: string, me: string, ttlMs: number) {
     this.#redis = redis;
@@ -198,8 +200,12 @@ export class PartitionLeases {
    * Renews this worker's membership and leases, gives back partitions beyond its fair share, and
    * takes free ones up to it. Call between batches (with nothing in hand), well within the TTL.
    */
-  async balance(): Promise<string[]> {
-    const live = await this.renew();
+  balance(): Promise<string[]> {
+    return this.#serial(() => this.#balance());
+  }
+
+  async #balance(): Promise<string[]> {
+    const live = await this.#renew();
     const share = Math.ceil(this.#streams.length / Math.max(1, live));
     for (const s of this.owned.slice(share)) {
       await this.#redis.eval(RELEASE, 1, leaseKey(s), this.#me).catch(unavailable);
@@ -218,7 +224,11 @@ export class PartitionLeases {
    * Renews this worker's membership and the leases it holds (dropping any it lost); returns how
    * many workers are live. Also called on a timer while a long batch is in hand.
    */
-  async renew(): Promise<number> {
+  renew(): Promise<number> {
+    return this.#serial(() => this.#renew());
+  }
+
+  async #renew(): Promise<number> {
     const now = Date.now();
     const [, , live] = await Promise.all([
       this.#redis.zadd(this.#members, now + this.#ttlMs, this.#me),
@@ -231,12 +241,22 @@ export class PartitionLeases {
   }
 
   /** Gives every lease back (on a clean stop, after the batch in hand is acknowledged). */
-  async releaseAll(): Promise<void> {
+  releaseAll(): Promise<void> {
+    return this.#serial(() => this.#releaseAll());
+  }
+
+  async #releaseAll(): Promise<void> {
     await Promise.all([
       ...this.owned.map((s) => this.#redis.eval(RELEASE, 1, leaseKey(s), this.#me)),
       this.#redis.zrem(this.#members, this.#me),
     ]).catch(unavailable);
     this.#owned.clear();
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(fn, fn);
+    this.#turn = run.catch(() => undefined);
+    return run;
   }
 
   async #take(stream: string): Promise<boolean> {
