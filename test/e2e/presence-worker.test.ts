@@ -303,6 +303,24 @@ describe('presence worker', () => {
     await eventually(expectDrained, 5000, 100);
   }, 60_000);
 
+  it('on SIGTERM finishes, exits 0 and gives its partitions back at once', async () => {
+    const db = database();
+    // Leases that would take 60 s to expire: the other worker gets the partitions only if they are given back.
+    const slow = { WORKER_LEASE_MS: '60000' };
+    const a = await startWorker('presence', 'node', workerEnv(db.url, { ...slow, WORKER_ID: 'term-a' }));
+    await eventually(async () => expect((await a.health()).body['partitions']).toBe(8), 10_000, 100);
+    const b = await startWorker('presence', 'node', workerEnv(db.url, { ...slow, WORKER_ID: 'term-b' }));
+    await eventually(async () => expect((await b.health()).body['partitions']).toBe(4), 10_000, 100);
+    const users = Array.from({ length: 100 }, () => uid('term'));
+    await pool(users, 20, async (u, i) => (await connect(servers[i % 2] as Server, u)).close());
+    const stoppedAt = Date.now();
+    expect(await a.stop('SIGTERM')).toBe(0);
+    await eventually(async () => expect((await b.health()).body['partitions']).toBe(8), 10_000, 100);
+    expect(Date.now() - stoppedAt).toBeLessThan(15_000);
+    await eventually(expectDrained, 10_000, 100);
+    await eventually(() => expectMatchesRedis(db.users, users), 10_000, 250);
+  }, 60_000);
+
   it('runs on Deno', async () => {
     const db = database();
     const worker = await startWorker('presence', 'deno', workerEnv(db.url));
