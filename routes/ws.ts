@@ -16,7 +16,7 @@ export function wsRoutes(config: Config, state: AppState, sessions: Sessions, ru
   const r = new Hono<WsEnv>();
 
   const admit = createMiddleware<WsEnv>(async (c, next) => {
-    if (state.readiness() === 'draining') throw new AppError('unavailable', 'the instance is restarting', 1);
+    if (!state.accepting()) throw new AppError('unavailable', 'the instance is restarting', 1);
     if (state.connections() >= config.maxConnections) {
       state.shed();
       throw new AppError('unavailable', 'the instance is full; try again later', 5);

@@ -30,6 +30,8 @@ export type Readiness = 'starting' | 'ready' | 'draining' | 'degraded' | 'full';
 export type AppState = {
   instanceId: string;
   readiness(): Readiness;
+  /** False once a drain has started closing sockets: upgrades are refused from then on. */
+  accepting(): boolean;
   connections(): number;
   /** Counts a connection refused for capacity. */
   shed(): void;
@@ -51,6 +53,7 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
   const chat = new Chat(config, stores, metrics);
   const sessions = new Sessions(chat, hub, runtime.sockets);
   let phase: 'starting' | 'ready' | 'draining' = 'starting';
+  let closing = false;
 
   const state: AppState = {
     instanceId: config.instanceId,
@@ -59,6 +62,7 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
       if (!stores.healthy()) return 'degraded';
       return hub.conns.size >= config.maxConnections ? 'full' : 'ready';
     },
+    accepting: () => !closing,
     connections: () => hub.conns.size,
     shed: () => metrics.dropped.inc({ reason: 'connection_shed' }),
   };
@@ -106,7 +110,15 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
       if (phase === 'starting') phase = 'ready';
     },
     shutdown: async () => {
+      // `/ready` answers 503 from now on. For the grace period the instance still serves and accepts
+      // as before, so that the load balancer's health check sees the 503 and stops sending before
+      // the sockets are closed: otherwise their reconnects could land here again and be refused.
       phase = 'draining';
+      if (config.drain.graceMs > 0) {
+        log.info('draining: waiting for the load balancer to notice', { graceMs: config.drain.graceMs });
+        await new Promise((resolve) => setTimeout(resolve, config.drain.graceMs));
+      }
+      closing = true;
       clearInterval(beat);
       clearInterval(presenceRound);
       stopLag();

@@ -43,6 +43,7 @@ const Env = v.object({
   IDEMPOTENCY_TTL_MS: int('IDEMPOTENCY_TTL_MS', 1000, 7 * 86_400_000, 86_400_000),
   DRAIN_BATCH: int('DRAIN_BATCH', 1, 1_000_000, 1000),
   DRAIN_INTERVAL_MS: int('DRAIN_INTERVAL_MS', 0, 60_000, 500),
+  DRAIN_GRACE_MS: int('DRAIN_GRACE_MS', 0, 600_000, 2000),
   SEND_BUFFER_SOFT: int('SEND_BUFFER_SOFT', 1024, 1 << 30, 256 * 1024),
   SEND_BUFFER_HARD: int('SEND_BUFFER_HARD', 1024, 1 << 30, 1024 * 1024),
   LOG_LEVEL: v.optional(v.picklist(['debug', 'info', 'warn', 'error'], 'LOG_LEVEL: expected debug, info, warn or error'), 'info'),
@@ -61,7 +62,11 @@ export type Config = {
   hotWindow: number;
   rates: { send: { rate: number; burst: number }; typing: { rate: number; burst: number } };
   idempotencyTtlMs: number;
-  drain: { batch: number; intervalMs: number };
+  /**
+   * On SIGTERM: `graceMs` with `/ready` 503 while still serving (for the load balancer to notice),
+   * then sockets closed `batch` every `intervalMs`.
+   */
+  drain: { batch: number; intervalMs: number; graceMs: number };
   sendBuffer: { soft: number; hard: number };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 };
@@ -109,7 +114,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       typing: { rate: e.TYPING_RATE, burst: e.TYPING_BURST },
     },
     idempotencyTtlMs: e.IDEMPOTENCY_TTL_MS,
-    drain: { batch: e.DRAIN_BATCH, intervalMs: e.DRAIN_INTERVAL_MS },
+    drain: { batch: e.DRAIN_BATCH, intervalMs: e.DRAIN_INTERVAL_MS, graceMs: e.DRAIN_GRACE_MS },
     sendBuffer: { soft: e.SEND_BUFFER_SOFT, hard: e.SEND_BUFFER_HARD },
     logLevel: e.LOG_LEVEL,
   };

@@ -50,7 +50,8 @@ export async function startServer(runtime: Runtime, env: Record<string, string> 
   const [cmd, args] = command(runtime);
   const child: ChildProcess = spawn(cmd, args, {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), NO_COLOR: '1', ...env },
+    // No drain grace unless a test asks for it: there is no load balancer to wait for here.
+    env: { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), NO_COLOR: '1', DRAIN_GRACE_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -74,17 +74,24 @@ export function wsLifecycleSuite(runtime: Runtime): void {
       }
     });
 
-    it('drains on SIGTERM: /ready 503 draining, new upgrades refused, sockets closed with 1012, exit 0', async () => {
-      const server = await own({ DRAIN_BATCH: '1', DRAIN_INTERVAL_MS: '300' });
+    it('drains on SIGTERM: /ready 503 at once, upgrades accepted for the grace period then refused, sockets closed with 1012, exit 0', async () => {
+      const server = await own({ DRAIN_BATCH: '1', DRAIN_INTERVAL_MS: '300', DRAIN_GRACE_MS: '1500' });
       const clients = await Promise.all(Array.from({ length: 6 }, () => connect(server, uid('user'))));
       const exit = server.stop('SIGTERM');
+      const signalled = Date.now();
       await eventually(async () => {
         const r = await rest(server, 'GET', '/ready');
         expect([r.status, r.json]).toEqual([503, { status: 'draining' }]);
       }, 5000, 20);
-      expect((await refusedUpgrade(server, { user: uid('late') })).status).toBe(503);
-      const closes = await Promise.all(clients.map((c) => closeOf(c)));
-      expect(closes.map((c) => c.code)).toEqual(clients.map(() => 1012));
+      // Within the grace period the instance still serves: a load balancer that has not yet seen the
+      // 503 may still send a connection here, and it must not fail.
+      const late = await connect(server, uid('late'));
+      expect(Date.now() - signalled).toBeLessThan(1500);
+      await late.heartbeat();
+      // Then the sockets are closed, and upgrades refused.
+      await eventually(async () => expect((await refusedUpgrade(server, { user: uid('later') })).status).toBe(503), 5000, 100);
+      const closes = await Promise.all([...clients, late].map((c) => closeOf(c)));
+      expect(closes.map((c) => c.code)).toEqual([...clients, late].map(() => 1012));
       expect(await exit).toBe(0);
     });
 
