@@ -73,6 +73,11 @@ const nextTurn: (fn: () => void) => void =
     ? (fn) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(fn)
     : (fn) => setTimeout(fn, 0);
 
+/**
+ * After a slow consumer's close frame (queued behind everything it has not read), how long it has
+ * to read up to it and answer before its connection is cut, so that its buffer is freed.
+ */
+const SLOW_CONSUMER_CLOSE_WAIT_MS = 5000;
 /** How long a socket's send buffer may stay past the hard limit before it is closed with 4008. */
 const SLOW_CONSUMER_GRACE_MS = 1000;
 
@@ -287,6 +292,9 @@ export class Hub {
       conn.ws.close(4008, 'slow consumer');
     } catch {
       this.#opts.sockets.terminate(conn.ws);
+      return;
     }
+    const ws = conn.ws;
+    setTimeout(() => this.#opts.sockets.terminate(ws), SLOW_CONSUMER_CLOSE_WAIT_MS).unref?.();
   }
 }
