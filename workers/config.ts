@@ -79,6 +79,9 @@ const DEFAULT_PORTS: Record<WorkerKind, number> = { presence: 9101, archive: 910
 
 export function loadWorkerConfig(kind: WorkerKind, env: Record<string, string | undefined>): WorkerConfig {
   const present = Object.fromEntries(Object.entries(env).filter(([, val]) => val !== undefined && val !== ''));
+  for (const required of ['REDIS_CLUSTER_NODES', 'MONGO_URL']) {
+    if (!(required in present)) throw new ConfigError(`${required}: required`);
+  }
   const parsed = v.safeParse(Env, present);
   if (!parsed.success) {
     const issue = parsed.issues[0];
