@@ -34,6 +34,8 @@ export type LoadUser = {
   /** Instance of the current connection (from `hello`). */
   instance: string;
   closes: { at: number; code: number }[];
+  /** When each `hello` came (the first connect included). */
+  openedAt: number[];
   /** When each reconnect was complete: `hello` seen and every room joined again. */
   resumedAt: number[];
   errors: string[];
@@ -77,8 +79,9 @@ export class ChatLoad {
 
   #makeUser(user: string, rooms: string[]): LoadUser {
     const client = new ParleyClient({ url: this.#o.url, user, WebSocket: WebSocket as never, heartbeatMs: this.#o.heartbeatMs });
-    const u: LoadUser = { user, client, rooms, seqs: new Map(rooms.map((r) => [r, []])), joinedAt: new Map(), instance: '', closes: [], resumedAt: [], errors: [], pendingRooms: new Set() };
+    const u: LoadUser = { user, client, rooms, seqs: new Map(rooms.map((r) => [r, []])), joinedAt: new Map(), instance: '', closes: [], openedAt: [], resumedAt: [], errors: [], pendingRooms: new Set() };
     client.on('open', (h) => {
+      u.openedAt.push(Date.now());
       u.instance = h.instance;
       u.pendingRooms = new Set(rooms);
     });
