@@ -63,7 +63,8 @@ export const HistoryQuery = v.object({
 });
 
 export type ParseResult =
-  | { ok: true; frame: ClientFrame }
+  /** `cid`: the frame's own when it carried a valid one, whatever its type (for its error frames). */
+  | { ok: true; frame: ClientFrame; cid?: string }
   | { ok: false; code: ErrorCode; message: string; cid?: string };
 
 /** Parses one inbound text frame. Never throws. */
@@ -78,7 +79,8 @@ export function parseClientFrame(raw: string): ParseResult {
     return { ok: false, code: 'invalid_message', message: 'frame is not a JSON object' };
   }
   const obj = data as Record<string, unknown>;
-  const cidOf = typeof obj['cid'] === 'string' && obj['cid'].length <= LIMITS.cidChars ? obj['cid'] : undefined;
+  const rawCid = obj['cid'];
+  const cidOf = typeof rawCid === 'string' && rawCid.length >= 1 && rawCid.length <= LIMITS.cidChars ? rawCid : undefined;
   const type = obj['type'];
   if (typeof type !== 'string') {
     return withCid({ ok: false, code: 'invalid_message', message: 'field "type" is missing' }, cidOf);
@@ -90,7 +92,7 @@ export function parseClientFrame(raw: string): ParseResult {
   if (!result.success) {
     return withCid({ ok: false, code: 'invalid_message', message: describeIssue(result.issues[0]) }, cidOf);
   }
-  return { ok: true, frame: result.output as ClientFrame };
+  return cidOf === undefined ? { ok: true, frame: result.output as ClientFrame } : { ok: true, frame: result.output as ClientFrame, cid: cidOf };
 }
 
 type Refusal = Extract<ParseResult, { ok: false }>;

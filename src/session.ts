@@ -87,7 +87,8 @@ export class Sessions {
           return this.#hub.send(conn, frame.id === undefined ? { type: 'heartbeat', success: true } : { type: 'heartbeat', id: frame.id, success: true });
       }
     } catch (err) {
-      const cid = frame.type === 'send' ? frame.cid : undefined;
+      // PROTOCOL.md: an error carries the `cid` of the frame it answers, whatever the frame's type.
+      const cid = parsed.cid;
       const room = frameRoom(conn, frame);
       if (err instanceof AppError && isWsCode(err.code)) return this.#error(conn, err.code, err.message, cid, room);
       log.error('frame failed', { conn: conn.id, type: frame.type, err });

@@ -36,7 +36,14 @@ describe('parseClientFrame', () => {
     [{ type: 'heartbeat', id: 7 }],
     [{ type: 'heartbeat', id: 'h-7' }],
   ])('accepts %o', (frame) => {
-    expect(parse(frame)).toEqual({ ok: true, frame });
+    const cid = (frame as { cid?: string }).cid;
+    expect(parse(frame)).toEqual(cid === undefined ? { ok: true, frame } : { ok: true, frame, cid });
+  });
+
+  it('keeps the cid of any frame type for its error frames, and only a valid one', () => {
+    expect(parse({ type: 'join', room: 'lobby', cid: 'j-1' })).toEqual({ ok: true, frame: { type: 'join', room: 'lobby' }, cid: 'j-1' });
+    expect(parse({ type: 'join', room: 'lobby', cid: '' })).toEqual({ ok: true, frame: { type: 'join', room: 'lobby' } });
+    expect(parse({ type: 'nope', cid: '' })).toEqual({ ok: false, code: 'unknown_type', message: 'unknown frame type "nope"' });
   });
 
   it('ignores unknown fields', () => {
