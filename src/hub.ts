@@ -87,6 +87,14 @@ type LocalRoom = {
   subscribed: Promise<() => Promise<void>>;
   /** Members still being answered `joined`: events for them wait here, with their seq. */
   joining: Map<Conn, { seq: number; frame: string; type: string }[]> | null;
+  /** The last message the subscription delivered. */
+  last: { epoch: string; seq: number } | null;
+  /**
+   * Members answered `joined` at a seq the subscription has not delivered yet (the history was read
+   * after a message was stored and before its publication arrived): messages up to that seq, which
+   * the `joined` already holds, are not sent to them again.
+   */
+  floors: Map<Conn, { epoch: string; seq: number }> | null;
 };
 
 export type HubOptions = {
@@ -144,6 +152,8 @@ export class Hub {
           return this.#opts.log.subscribe(room, (event) => this.#onEvent(room, event));
         })(),
         joining: null,
+        last: null,
+        floors: null,
       };
       this.#rooms.set(room, local);
       this.#opts.metrics.rooms.set(this.#rooms.size);
@@ -160,7 +170,7 @@ export class Hub {
   }
 
   /** Sends `joined` and then the events held back since `beginJoin` that came after `seq`. */
-  finishJoin(conn: Conn, room: string, joined: ServerFrame & { seq: number }): void {
+  finishJoin(conn: Conn, room: string, joined: ServerFrame & { epoch: string; seq: number }): void {
     const local = this.#rooms.get(room);
     const held = local?.joining?.get(conn);
     if (!local || !held) return; // left or closed meanwhile
@@ -168,6 +178,10 @@ export class Hub {
     if (local.joining?.size === 0) local.joining = null;
     this.send(conn, joined);
     for (const e of held) if (e.seq === 0 || e.seq > joined.seq) this.#enqueue(conn, e.frame, e.type);
+    const last = local.last;
+    if (!last || last.epoch !== joined.epoch || last.seq < joined.seq) {
+      (local.floors ??= new Map()).set(conn, { epoch: joined.epoch, seq: joined.seq });
+    }
   }
 
   /** Removes `conn` from a room's local members; the last member out unsubscribes. */
@@ -177,6 +191,7 @@ export class Hub {
     if (!local) return true;
     local.members.delete(conn);
     local.joining?.delete(conn);
+    local.floors?.delete(conn);
     if (local.members.size === 0) {
       this.#rooms.delete(room);
       this.#opts.metrics.rooms.set(this.#rooms.size);
@@ -204,9 +219,12 @@ export class Hub {
     let frame: string;
     let seq = 0;
     let skipUser: string | undefined;
+    let epoch = '';
     if (event.type === 'message') {
       frame = JSON.stringify({ type: 'message', ...event.message });
       seq = event.message.seq;
+      epoch = event.message.epoch;
+      local.last = { epoch, seq };
       metrics.deliveryLatency.observe(Math.max(0, Date.now() - event.message.ts) / 1000);
     } else {
       frame = JSON.stringify(event);
@@ -216,8 +234,17 @@ export class Hub {
     for (const conn of local.members) {
       if (conn.user === skipUser) continue;
       const held = local.joining?.get(conn);
-      if (held) held.push({ seq, frame, type: event.type });
-      else if (this.#enqueue(conn, frame, event.type)) n++;
+      if (held) {
+        held.push({ seq, frame, type: event.type });
+        continue;
+      }
+      if (seq > 0 && local.floors) {
+        const floor = local.floors.get(conn);
+        if (floor && floor.epoch === epoch && seq <= floor.seq) continue; // in its `joined` already
+        if (floor) local.floors.delete(conn);
+        if (local.floors.size === 0) local.floors = null;
+      }
+      if (this.#enqueue(conn, frame, event.type)) n++;
     }
     metrics.framesOut.inc({ type: event.type }, n);
   }

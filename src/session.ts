@@ -12,6 +12,7 @@ import {
   type ClientFrame,
   type ErrorCode,
   LIMITS,
+  type RoomKind,
   type ServerFrame,
   directRoom,
   parseClientFrame,
@@ -28,6 +29,11 @@ export class Sessions {
   readonly #chat: Chat;
   readonly #hub: Hub;
   readonly #sockets: SocketOps;
+  /**
+   * Joins in progress, by socket and room: a second `join` of a room by the same socket waits for
+   * the first to finish, so that each answer's history and the live messages after it stay in order.
+   */
+  readonly #joins = new Map<string, Promise<void>>();
 
   constructor(chat: Chat, hub: Hub, sockets: SocketOps) {
     this.#chat = chat;
@@ -165,6 +171,22 @@ export class Sessions {
     const kind = this.#chat.access(conn.user, room);
     const since = 'since' in frame ? frame.since : undefined;
 
+    const key = `${conn.id}\u0000${room}`;
+    const previous = this.#joins.get(key);
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    this.#joins.set(key, mine);
+    try {
+      if (previous) await previous;
+      await this.#joinNow(conn, room, kind, since);
+    } finally {
+      done();
+      if (this.#joins.get(key) === mine) this.#joins.delete(key);
+    }
+  }
+
+  async #joinNow(conn: Conn, room: string, kind: RoomKind, since: { epoch: string; seq: number } | undefined): Promise<void> {
+    const { stores } = this.#chat;
     await this.#hub.beginJoin(conn, room);
     try {
       const { first } = await stores.presence.join(room, conn);
