@@ -319,6 +319,8 @@ describe('presence worker', () => {
     expect(Date.now() - stoppedAt).toBeLessThan(15_000);
     await eventually(expectDrained, 10_000, 100);
     await eventually(() => expectMatchesRedis(db.users, users), 10_000, 250);
+    // Stopped the same way, so that its 60-second leases do not hold up the next test.
+    expect(await b.stop('SIGTERM')).toBe(0);
   }, 60_000);
 
   it('runs on Deno', async () => {
