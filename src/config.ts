@@ -4,7 +4,8 @@
  */
 import * as v from 'valibot';
 
-const int = (name: string, min: number, max: number, fallback: number) =>
+/** A whole number in [min, max] read from an environment string, with a default. */
+export const int = (name: string, min: number, max: number, fallback: number) =>
   v.pipe(
     v.optional(v.string(), String(fallback)),
     v.regex(/^\d+$/, `${name}: expected a whole number from ${min} to ${max}`),
@@ -13,7 +14,8 @@ const int = (name: string, min: number, max: number, fallback: number) =>
     v.maxValue(max, `${name}: expected a whole number from ${min} to ${max}`),
   );
 
-const nodeList = v.pipe(
+/** `host:port,host:port,…` as a list. */
+export const nodeList = v.pipe(
   v.string(),
   v.trim(),
   v.regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'REDIS_CLUSTER_NODES: expected host:port,host:port,…'),

@@ -3,24 +3,10 @@
  * Every variable is validated; a bad value stops start-up with one line naming it.
  */
 import * as v from 'valibot';
-import { ConfigError } from '../src/config.ts';
-
-const int = (name: string, min: number, max: number, fallback: number) =>
-  v.pipe(
-    v.optional(v.string(), String(fallback)),
-    v.regex(/^\d+$/, `${name}: expected a whole number from ${min} to ${max}`),
-    v.transform(Number),
-    v.minValue(min, `${name}: expected a whole number from ${min} to ${max}`),
-    v.maxValue(max, `${name}: expected a whole number from ${min} to ${max}`),
-  );
+import { ConfigError, int, nodeList } from '../src/config.ts';
 
 const Env = v.object({
-  REDIS_CLUSTER_NODES: v.pipe(
-    v.string('REDIS_CLUSTER_NODES: required (host:port,host:port,…)'),
-    v.trim(),
-    v.regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'REDIS_CLUSTER_NODES: expected host:port,host:port,…'),
-    v.transform((s) => s.split(',')),
-  ),
+  REDIS_CLUSTER_NODES: nodeList,
   MONGO_URL: v.pipe(
     v.string('MONGO_URL: required (mongodb://…)'),
     v.regex(/^mongodb(\+srv)?:\/\/\S+$/, 'MONGO_URL: expected a mongodb:// URL'),
