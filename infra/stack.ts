@@ -4,7 +4,7 @@
  * optionally, nginx in front.
  *
  *   npx tsx infra/stack.ts up [--instances 4] [--presence 1] [--archive 1] [--haproxy 1] [--nginx]
- *                             [--base-port 8000] [--dir .stack] [--env KEY=VALUE]…
+ *                             [--base-port 8000] [--dir .stack] [--env KEY=VALUE]… [--app parley|socketio]
  *   npx tsx infra/stack.ts status [--dir .stack]
  *   npx tsx infra/stack.ts down [--dir .stack]
  *
@@ -25,6 +25,9 @@
  * (the contract in DESIGN.md), `stack.json` (what `down` stops), `logs/<name>.log`, the generated
  * HAProxy server list and runtime sockets (`haproxy/`), nginx's prefix (`nginx/`), and the Redis and
  * MongoDB data (`redis/`, `mongo/`). Every process is started detached, in its own process group.
+ *
+ * `--app socketio` runs the Socket.IO peer (bench/peers/socketio/) as the chat instances instead, with
+ * no workers; everything else (Redis Cluster, MongoDB, HAProxy and its checks) stays the same.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,8 +42,13 @@ const NGINX_CONF = join(ROOT, 'infra', 'nginx', 'nginx.conf');
 const HOST = '127.0.0.1';
 /** What one HAProxy process may hold (infra/haproxy/haproxy.cfg explains the figure). */
 const HAPROXY_MAXCONN = 9900;
+/** What a chat instance runs, per app; the path is also the `match` for its pid. */
+const APP_SCRIPTS = { parley: 'src/main.node.ts', socketio: 'bench/peers/socketio/server.ts' } as const;
+export type App = keyof typeof APP_SCRIPTS;
 
 export type StackOptions = {
+  /** What the chat instances run: parley (default) or the Socket.IO peer, which has no workers. */
+  app?: App;
   /** Chat instances (default 4, at most 99). */
   instances?: number;
   /** Presence workers (default 1). */
@@ -57,6 +65,8 @@ export type StackOptions = {
   dir?: string;
   /** Extra environment for the chat instances (HEARTBEAT_MS, MAX_CONNECTIONS, DRAIN_BATCH, …). */
   env?: Record<string, string>;
+  /** Extra Node options for the chat instances (e.g. `--cpu-prof`, which NODE_OPTIONS does not accept). */
+  nodeArgs?: string[];
   /** Extra environment for the workers (HEARTBEAT_MS from `env` is passed on to them as well). */
   workerEnv?: Record<string, string>;
   /** How long `up` waits for everything to become healthy, after Redis and MongoDB (default 90 s). */
@@ -124,15 +134,20 @@ function settings(opts: StackOptions) {
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what}: expected ${min} to ${max}, got ${v}`);
     return n;
   };
+  const app = opts.app ?? 'parley';
+  if (!Object.hasOwn(APP_SCRIPTS, app)) throw new Error(`app: expected ${Object.keys(APP_SCRIPTS).join(' or ')}, got ${String(app)}`);
+  const peer = app !== 'parley'; // the peer has no presence or archive workers
   return {
+    app,
     basePort,
     dir: resolveDir(opts.dir),
     instances: count('instances', opts.instances, 4, 1, 99),
-    presence: count('presence workers', opts.presence, 1, 0, 49),
-    archive: count('archive workers', opts.archive, 1, 0, 49),
+    presence: peer ? 0 : count('presence workers', opts.presence, 1, 0, 49),
+    archive: peer ? 0 : count('archive workers', opts.archive, 1, 0, 49),
     haproxy: count('haproxy processes', opts.haproxy, 1, 1, 10),
     nginx: opts.nginx ?? false,
     env: opts.env ?? {},
+    nodeArgs: opts.nodeArgs ?? [],
     workerEnv: opts.workerEnv ?? {},
     timeoutMs: opts.timeoutMs ?? 90_000,
     log: opts.log ?? (() => undefined),
@@ -327,7 +342,11 @@ function readState(dir: string): State | undefined {
   const basePort = ep.basePort ?? Number(new URL(ep.balancer).port);
   const ports = portsFor(basePort);
   const procs: Proc[] = [
-    ...(ep.instances ?? []).map((i) => ({ name: i.id, kind: 'instance' as const, pid: i.pid, match: 'src/main.node.ts', log: '' })),
+    ...(ep.instances ?? []).map((i) => {
+      // endpoints.json does not say which app ran: ask the process (parley when it is gone).
+      const match = alive(i.pid, APP_SCRIPTS.socketio) ? APP_SCRIPTS.socketio : APP_SCRIPTS.parley;
+      return { name: i.id, kind: 'instance' as const, pid: i.pid, match, log: '' };
+    }),
     ...(ep.workers ?? []).map((w) => {
       const kind = w.name.startsWith('archive') ? 'archive' as const : 'presence' as const;
       return { name: w.name, kind, pid: w.pid, match: `workers/${kind}.ts`, log: '' };
@@ -408,7 +427,8 @@ export async function up(opts: StackOptions = {}): Promise<Endpoints> {
       const id = `chat-${k + 1}`;
       const port = ports.instance(k + 1);
       const env = { ...base, PORT: String(port), INSTANCE_ID: id, ...s.env };
-      const p = track(startProc(id, 'instance', dir, process.execPath, ['--import', 'tsx', 'src/main.node.ts'], env, 'src/main.node.ts'));
+      const script = APP_SCRIPTS[s.app];
+      const p = track(startProc(id, 'instance', dir, process.execPath, [...s.nodeArgs, '--import', 'tsx', script], env, script));
       return { id, port, url: `http://${HOST}:${port}`, proc: p };
     });
 
@@ -588,6 +608,12 @@ function parseArgs(argv: string[]): StackOptions {
       return Number(v);
     };
     switch (flag) {
+      case '--app': {
+        const app = value();
+        if (!Object.hasOwn(APP_SCRIPTS, app)) throw new Error(`--app: expected ${Object.keys(APP_SCRIPTS).join(' or ')}, got ${app}`);
+        opts.app = app as App;
+        break;
+      }
       case '--instances': opts.instances = num(); break;
       case '--presence': opts.presence = num(); break;
       case '--archive': opts.archive = num(); break;
@@ -612,7 +638,7 @@ function parseArgs(argv: string[]): StackOptions {
 }
 
 const USAGE = `usage: stack.ts up [--instances N] [--presence N] [--archive N] [--haproxy N] [--nginx]
-                   [--base-port P] [--dir D] [--env KEY=VALUE]…
+                   [--base-port P] [--dir D] [--env KEY=VALUE]… [--app parley|socketio]
        stack.ts status [--dir D]
        stack.ts down [--dir D]`;
 
@@ -648,7 +674,8 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
       });
       const ep = await up({ ...opts, log });
       const dir = resolveDir(opts.dir);
-      console.log(`balancer   ${ep.balancer}   (ws: ${ep.balancer.replace(/^http/, 'ws')}/ws?user=<name>)`);
+      const wsPath = opts.app === 'socketio' ? '/socket.io/?EIO=4&transport=websocket&user=<name>' : '/ws?user=<name>';
+      console.log(`balancer   ${ep.balancer}   (ws: ${ep.balancer.replace(/^http/, 'ws')}${wsPath})`);
       if (ep.nginx) console.log(`nginx      ${ep.nginx}`);
       for (const h of ep.haproxy) console.log(`haproxy    pid ${h.pid}   stats ${h.stats}`);
       for (const i of ep.instances) console.log(`instance   ${i.id} ${i.url}   pid ${i.pid}`);

@@ -49,7 +49,7 @@ export type Parley = {
 
 export function createApp(config: Config, stores: Stores, runtime: WsRuntime): Parley {
   const metrics = createMetrics(config.instanceId, stores.counters);
-  const hub = new Hub({ log: stores.log, sockets: runtime.sockets, metrics, sendBuffer: config.sendBuffer });
+  const hub = new Hub({ log: stores.log, sockets: runtime.sockets, metrics, sendBuffer: config.sendBuffer, batchWindowMs: config.batchWindowMs });
   const chat = new Chat(config, stores, metrics);
   const sessions = new Sessions(chat, hub, runtime.sockets);
   let phase: 'starting' | 'ready' | 'draining' = 'starting';

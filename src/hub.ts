@@ -102,6 +102,8 @@ export type HubOptions = {
   sockets: SocketOps;
   metrics: Metrics;
   sendBuffer: { soft: number; hard: number };
+  /** 0: flush after the current turn; more: flushes at least this many ms apart (see `Config.batchWindowMs`). */
+  batchWindowMs?: number;
 };
 
 export class Hub {
@@ -111,6 +113,7 @@ export class Hub {
   readonly #unsubscribing = new Map<string, Promise<void>>();
   #dirty: Conn[] = [];
   #flushScheduled = false;
+  #lastFlush = 0;
   readonly #opts: HubOptions;
 
   constructor(opts: HubOptions) {
@@ -276,7 +279,10 @@ export class Hub {
       this.#dirty.push(conn);
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
-        nextTurn(this.#flushBound);
+        // With a batch window, flushes are at least that far apart; the first after a quiet spell is not held.
+        const wait = this.#lastFlush + (this.#opts.batchWindowMs ?? 0) - Date.now();
+        if (wait > 0) setTimeout(this.#flushBound, wait);
+        else nextTurn(this.#flushBound);
       }
     }
     return true;
@@ -286,6 +292,7 @@ export class Hub {
 
   #flush(): void {
     this.#flushScheduled = false;
+    this.#lastFlush = Date.now();
     const dirty = this.#dirty;
     this.#dirty = [];
     for (const conn of dirty) {

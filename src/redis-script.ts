@@ -12,7 +12,8 @@ export function script(lua: string): Script {
 
 /**
  * Runs a script; `keys` must share one hash tag (one slot). A node that has not seen the script yet
- * answers `NOSCRIPT` once, and gets the source. Auto-pipelining batches concurrent calls per node.
+ * answers `NOSCRIPT` once, and gets the source. Each call is its own write to the node (the Cluster
+ * client does not auto-pipeline: see bench/NOTES.md).
  */
 export async function runScript(redis: Cluster, s: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
   try {

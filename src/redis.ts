@@ -32,6 +32,9 @@ export async function connectCluster(opts: RedisOptions): Promise<Cluster> {
     // `commandTimeout`: a client is told `unavailable` rather than left hanging.
     enableOfflineQueue: true,
     clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+    // `enableAutoPipelining` here applies only to commands sent to a node's client directly, not to
+    // those sent through the Cluster (its own option, off). Turning the Cluster's on made joins fail
+    // with an internal error in test/e2e/cluster.test.ts; bench/NOTES.md has the profile that asks for it.
     redisOptions: { maxRetriesPerRequest: 2, connectTimeout: 2000, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true },
   });
   // Errors are reported per command; without a listener ioredis prints each one. The last is kept

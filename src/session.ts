@@ -110,8 +110,11 @@ export class Sessions {
     const rooms = this.#hub.remove(conn);
     try {
       const now = Date.now();
-      await Promise.all(rooms.map((room) => this.#left(room, conn, now)));
+      const left = await Promise.all(rooms.map((room) => presence.leave(room, conn)));
+      // The user's own status first, then the rooms' `offline` frames: a client that asks
+      // GET /v1/users/:user/presence on seeing one must not be told `online`.
       await presence.disconnect(conn);
+      await Promise.all(rooms.filter((_, i) => left[i]?.last).map((room) => this.#announceOffline(room, conn.user, now)));
     } catch (err) {
       log.warn('presence cleanup failed; the entry will expire', { conn: conn.id, err });
     }
@@ -224,9 +227,12 @@ export class Sessions {
 
   /** Presence side of leaving a room; announces `offline` when it was the user's last socket there. */
   async #left(room: string, conn: Conn, now: number): Promise<void> {
-    const { presence, log: roomLog } = this.#chat.stores;
-    const { last } = await presence.leave(room, conn);
-    if (last) await roomLog.signal(room, { type: 'presence', room, user: conn.user, status: 'offline', lastSeen: now });
+    const { last } = await this.#chat.stores.presence.leave(room, conn);
+    if (last) await this.#announceOffline(room, conn.user, now);
+  }
+
+  #announceOffline(room: string, user: string, now: number): Promise<void> {
+    return this.#chat.stores.log.signal(room, { type: 'presence', room, user, status: 'offline', lastSeen: now });
   }
 
   async #send(conn: Conn, frame: Frame<'send'>): Promise<void> {

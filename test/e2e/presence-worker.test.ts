@@ -36,7 +36,9 @@ afterEach(async () => {
   // Let a worker still running take the offline events of the sockets just closed, so that the next
   // test (sharing the consumer group) starts from an empty backlog.
   await eventually(expectDrained, 5000, 100).catch(() => undefined);
-  await stopAllWorkers('SIGKILL');
+  // SIGTERM, so that the workers give their partition leases back: a killed worker's leases would hold
+  // the next test's workers off for up to WORKER_LEASE_MS (10 s), as long as its waits for partitions.
+  await stopAllWorkers('SIGTERM');
 });
 
 afterAll(async () => {

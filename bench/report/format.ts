@@ -1,0 +1,23 @@
+/** Formatting: numbers, markdown tables and escaping for bench/RESULTS.md. */
+import type { ResultFile } from './load.ts';
+
+export const DASH = '—';
+
+export const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+export const fmt = (n: number, digits: number) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+export const fmtInt = (n: number) => fmt(Math.round(n), 0);
+/** Milliseconds: 2 decimals below 10 ms, 1 above. */
+export const fmtMs = (n: number) => fmt(n, Math.abs(n) < 10 ? 2 : 1);
+/** Rates: whole numbers from 100 up. */
+export const fmtRate = (n: number) => fmt(n, Math.abs(n) < 99.95 ? 1 : 0);
+export const fmtMB = (kb: number) => fmt(kb / 1024, 1);
+export const fmtNum = (n: number) => (Number.isInteger(n) ? fmtInt(n) : fmt(n, 2));
+export const opt = (n: number | undefined, f: (n: number) => string) => (n === undefined ? DASH : f(n));
+
+export function table(head: string[], rows: string[][], align?: string[]): string {
+  const a = align ?? head.map((_, i) => (i === 0 ? '---' : '---:'));
+  return [head, a, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+export const runLabel = (f: ResultFile) => `${f.scenario} ${f.size}`;

@@ -1,0 +1,160 @@
+/**
+ * Reading bench result files (bench/results/*.json) and picking the newest per scenario and size, plus the
+ * queries the report runs on them. Loading: every field is optional; wrong types read as missing.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, sep } from 'node:path';
+
+export type Nums = Record<string, number>;
+export type Step = { n: Nums; latencyMs: Nums; ackMs: Nums };
+export type Proc = { name: string; kind: string; n: Nums };
+export type Run = {
+  target: string;
+  error?: string;
+  passed?: boolean;
+  thresholds: Record<string, boolean>;
+  conn: Nums;
+  connectMs: Nums;
+  steps: Step[];
+  procs: Proc[];
+  memPerConnKB?: number;
+  extra: Record<string, unknown>;
+};
+export type ResultFile = {
+  name: string;
+  path: string;
+  scenario: string;
+  size: string;
+  date?: string;
+  commit?: string;
+  command?: string;
+  machine: Record<string, string | number>;
+  params: Record<string, unknown>;
+  runs: Run[];
+};
+
+export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const obj = (v: unknown): Record<string, unknown> => (isObj(v) ? v : {});
+export const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+export const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+function nums(v: unknown): Nums {
+  const out: Nums = {};
+  for (const [k, x] of Object.entries(obj(v))) if (num(x) !== undefined) out[k] = x as number;
+  return out;
+}
+
+function readRun(v: unknown): Run {
+  const r = obj(v);
+  const res = obj(r.resources);
+  const thresholds: Record<string, boolean> = {};
+  for (const [k, x] of Object.entries(obj(r.thresholds))) if (typeof x === 'boolean') thresholds[k] = x;
+  const error = r.error === undefined || r.error === null
+    ? undefined
+    : typeof r.error === 'string'
+    ? r.error
+    : JSON.stringify(r.error);
+  return {
+    target: str(r.target) ?? 'unknown',
+    ...(error !== undefined ? { error } : {}),
+    ...(typeof r.k6ThresholdsPassed === 'boolean' ? { passed: r.k6ThresholdsPassed } : {}),
+    thresholds,
+    conn: nums(r.connections),
+    connectMs: nums(obj(r.connections).connectMs),
+    steps: arr(r.steps).map((s) => ({ n: nums(s), latencyMs: nums(obj(s).latencyMs), ackMs: nums(obj(s).ackMs) })),
+    procs: arr(res.processes).map((p) => ({
+      name: str(obj(p).name) ?? '?',
+      kind: str(obj(p).kind) ?? 'other',
+      n: nums(p),
+    })),
+    ...(num(res.memPerConnKB) !== undefined ? { memPerConnKB: num(res.memPerConnKB) as number } : {}),
+    extra: obj(r.extra),
+  };
+}
+
+function readFile(path: string): ResultFile {
+  const j = obj(JSON.parse(readFileSync(path, 'utf8')));
+  const name = path.split(sep).pop() ?? path;
+  const fromName = /^\d{4}-\d{2}-\d{2}-([^-]+)-(.+)\.json$/.exec(name);
+  const machine: Record<string, string | number> = {};
+  for (const [k, x] of Object.entries(obj(j.machine))) {
+    if (typeof x === 'string' || num(x) !== undefined) machine[k] = x as string | number;
+  }
+  const f: ResultFile = {
+    name,
+    path,
+    scenario: str(j.scenario) ?? fromName?.[1] ?? '?',
+    size: str(j.size) ?? fromName?.[2] ?? '?',
+    machine,
+    params: obj(j.params),
+    runs: arr(j.runs).map(readRun),
+  };
+  for (const k of ['date', 'commit', 'command'] as const) if (str(j[k])) f[k] = str(j[k]);
+  return f;
+}
+
+const SCENARIOS = ['chat', 'history', 'storm'];
+export const TARGETS = ['parley', 'socketio'];
+export const KINDS = ['instance', 'haproxy', 'redis', 'worker', 'mongo', 'k6'];
+export const rank = (list: string[], x: string) => (list.includes(x) ? list.indexOf(x) : list.length);
+export const byName = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+
+/** Users a size stands for: params.users, else "10k" → 10000, "smoke" → 0; named sizes (fanout) last. */
+export function sizeUsers(f: ResultFile): number {
+  const users = num(f.params.users);
+  if (users !== undefined) return users;
+  const k = /^(\d+(?:\.\d+)?)k$/.exec(f.size);
+  return k ? Number(k[1]) * 1000 : f.size === 'smoke' ? 0 : Infinity;
+}
+
+function sectionOrder(a: ResultFile, b: ResultFile): number {
+  return (
+    rank(SCENARIOS, a.scenario) - rank(SCENARIOS, b.scenario) ||
+    byName(a.scenario, b.scenario) ||
+    sizeUsers(a) - sizeUsers(b) ||
+    byName(a.size, b.size)
+  );
+}
+
+/** The newest file per (scenario, size), in report order. Newest = latest `date`, then latest file name. */
+export function loadResults(dir: string): { files: ResultFile[]; superseded: number; unreadable: string[] } {
+  const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')).sort() : [];
+  const newest = new Map<string, ResultFile>();
+  const unreadable: string[] = [];
+  for (const n of names) {
+    let f: ResultFile;
+    try {
+      f = readFile(join(dir, n));
+    } catch {
+      unreadable.push(n);
+      continue;
+    }
+    const key = `${f.scenario}\0${f.size}`;
+    const old = newest.get(key);
+    if (!old || (f.date ?? '') > (old.date ?? '') || ((f.date ?? '') === (old.date ?? '') && f.name > old.name)) {
+      newest.set(key, f);
+    }
+  }
+  const files = [...newest.values()].sort(sectionOrder);
+  return { files, superseded: names.length - unreadable.length - files.length, unreadable };
+}
+
+export const runOf = (f: ResultFile | undefined, target: string) => f?.runs.find((r) => r.target === target);
+export const ok = (r: Run | undefined): r is Run => r !== undefined && r.error === undefined;
+/** Sum of a step field over all steps; undefined when no step has it. */
+export function total(r: Run | undefined, key: string): number | undefined {
+  const xs = (r?.steps ?? []).map((s) => s.n[key]).filter((x): x is number => x !== undefined);
+  return xs.length ? xs.reduce((a, b) => a + b, 0) : undefined;
+}
+/** The step with the most deliveries/s among those with p99 ≤ 100 ms and nothing lost. */
+export function bestStep(r: Run | undefined): Step | undefined {
+  let best: Step | undefined;
+  for (const s of r?.steps ?? []) {
+    const d = s.n.deliveriesPerSec;
+    const p99 = s.latencyMs.p99;
+    if (d === undefined || p99 === undefined || p99 > 100 || s.n.lost !== 0) continue;
+    if (!best || d > (best.n.deliveriesPerSec ?? 0)) best = s;
+  }
+  return best;
+}
+export const opened = (r: Run | undefined) => r?.conn.opened ?? r?.conn.wanted;
