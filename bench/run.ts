@@ -95,6 +95,66 @@ const median = (xs: number[]) => {
   return s[Math.floor((s.length - 1) / 2)] as number;
 };
 
+/** V8's view of one instance's memory, in KB: heap used, heap committed, and memory outside the heap (Buffers). */
+type HeapKB = { heapUsed: number; heapTotal: number; external: number };
+
+/** Reads it from parley's `/metrics` (prom-client's process gauges) or the peer's `/health`. */
+async function heapOf(target: Target, url: string): Promise<HeapKB | undefined> {
+  try {
+    if (target === 'socketio') {
+      const m = ((await (await fetch(`${url}/health`)).json()) as { memory?: { heapUsed: number; heapTotal: number; external: number } }).memory;
+      return m ? { heapUsed: m.heapUsed / 1024, heapTotal: m.heapTotal / 1024, external: m.external / 1024 } : undefined;
+    }
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1024;
+    const h = { heapUsed: gauge('nodejs_heap_size_used_bytes'), heapTotal: gauge('nodejs_heap_size_total_bytes'), external: gauge('nodejs_external_memory_bytes') };
+    return Object.values(h).every(Number.isFinite) ? h : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * parley's own delivery latency (`parley_delivery_latency_seconds`: from the message's store time in
+ * Redis to its write to the local sockets), summed over the instances, as a histogram keyed by the
+ * bucket's upper bound in ms. The k6 figure minus this one is the time spent outside the servers
+ * (sender → balancer → instance → Redis, and socket → balancer → k6's event loop).
+ */
+async function serverLatency(urls: readonly string[]): Promise<Hist | undefined> {
+  const cumulative = new Map<string, number>();
+  try {
+    for (const url of urls) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      for (const m of text.matchAll(/^parley_delivery_latency_seconds_bucket\{le="([^"]+)"[^}]*\} (\S+)/gm)) {
+        cumulative.set(m[1] as string, (cumulative.get(m[1] as string) ?? 0) + Number(m[2]));
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  const bounds = [...cumulative.keys()].filter((b) => b !== '+Inf').sort((a, b) => Number(a) - Number(b));
+  const h: Hist = {};
+  let below = 0;
+  for (const b of bounds) {
+    const c = cumulative.get(b) ?? 0;
+    if (c > below) h[String(Number(b) * 1000)] = c - below;
+    below = c;
+  }
+  const over = (cumulative.get('+Inf') ?? below) - below;
+  if (over > 0) h['Infinity'] = over;
+  return h;
+}
+
+/** `after - before`, bucket by bucket. */
+const histDiff = (after: Hist, before: Hist): Hist => Object.fromEntries(Object.entries(after).map(([k, n]) => [k, n - (before[k] ?? 0)]).filter(([, n]) => (n as number) > 0));
+
+/** The sum over instances of `after - before`, per field, divided by `conns`: KB per connection. */
+function heapPerConn(before: (HeapKB | undefined)[], after: (HeapKB | undefined)[], conns: number): HeapKB | null {
+  if (conns <= 0 || before.some((b) => !b) || after.some((a) => !a) || before.length !== after.length) return null;
+  const per = (k: keyof HeapKB) => Math.round((after.reduce((t, a, i) => t + (a as HeapKB)[k] - (before[i] as HeapKB)[k], 0) / conns) * 100) / 100;
+  return { heapUsed: per('heapUsed'), heapTotal: per('heapTotal'), external: per('external') };
+}
+
 // ---- k6
 
 type VuResult = {
@@ -194,6 +254,7 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
     await new Promise((r) => setTimeout(r, 3000));
     const baseline = new Map<string, number>();
     for (const p of procs) baseline.set(p.name, median(sampler.samples.map((s) => s.rssKB[p.name] ?? 0).filter((v) => v > 0)));
+    const heapBefore = await Promise.all(ep.instances.map((i) => heapOf(target, i.url)));
 
     const nProcs = Math.max(1, Math.ceil(size.users / SOCKETS_PER_K6));
     const perProc = Math.ceil(size.users / nProcs);
@@ -235,6 +296,24 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
     runs.forEach((r, i) => sampler.add({ name: `k6-${i + 1}`, kind: 'k6', pid: r.pid }));
     log(`  ${nProcs} k6 process(es), ${size.users} users; ramp ${size.rampS} s, then ${size.steps.map((s) => `${s.rate} msg/s × ${s.seconds} s`).join(', ')}`);
 
+    // The instances' heap in the middle of the settle window, when the RSS for memory per connection is read.
+    let heapLoaded: (HeapKB | undefined)[] = [];
+    const heapTimer = setTimeout(() => {
+      void Promise.all(ep.instances.map((i) => heapOf(target, i.url))).then((h) => (heapLoaded = h));
+    }, Math.max(0, rampEnd - Date.now() + (size.settleS * 1000) / 2));
+
+    // parley's own delivery histogram at the start and the end of every step.
+    const serverSnaps: (Hist | undefined)[] = [];
+    const snapTimers: NodeJS.Timeout[] = [];
+    if (target === 'parley') {
+      let at = startAt;
+      for (let i = 0; i <= size.steps.length; i++) {
+        const k = i;
+        snapTimers.push(setTimeout(() => void serverLatency(ep.instances.map((x) => x.url)).then((h) => (serverSnaps[k] = h)), Math.max(0, at - Date.now())));
+        at += (size.steps[i]?.seconds ?? 0) * 1000;
+      }
+    }
+
     // Scenario hooks (storm: kill one instance while the load runs).
     let killed: string | undefined;
     if (size.killAfterS !== undefined) {
@@ -252,6 +331,8 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
     }
     const codes = await Promise.all(runs.map((r) => r.exit));
     sampler.stop();
+    clearTimeout(heapTimer);
+    for (const t of snapTimers) clearTimeout(t);
 
     const vus = logs.flatMap(vuResults);
     const th: Record<string, boolean> = {};
@@ -306,6 +387,8 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
         messagesPerSec: Math.round((acked / s.seconds) * 10) / 10,
         deliveriesPerSec: Math.round(deliveredN / s.seconds),
         latencyMs: summarize(hist),
+        // parley only: the same deliveries measured inside the instances (bucket bounds, so "at most").
+        serverLatencyMs: serverSnaps[i] && serverSnaps[i + 1] ? summarize(histDiff(serverSnaps[i + 1] as Hist, serverSnaps[i] as Hist)) : null,
         ackMs: summarize(mergeHist(per.map((x) => x.ackHist))),
       };
     });
@@ -349,6 +432,8 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
         processes,
         // Below 10,000 connections (2,500 per instance) the growth is lost in the instances' own noise (JIT, heap sizing, GC timing).
         memPerConnKB: size.users >= 10_000 && opened > 0 ? Math.round((grown / opened) * 100) / 100 : null,
+        // Where that memory is, by V8: heap used, heap committed, and outside the heap (Buffers).
+        heapPerConnKB: size.users >= 10_000 && !killed ? heapPerConn(heapBefore, heapLoaded, opened) : null,
         samples: sampler.samples,
       },
       extra,
@@ -403,6 +488,7 @@ export async function bench(scenario: Scenario, sizeName: string, opts: { target
       rampS: size.rampS,
       settleS: size.settleS,
       heartbeatS: Number(size.k6Env?.['HEARTBEAT_S'] ?? 30),
+      drainS: Number(size.k6Env?.['DRAIN_S'] ?? 3),
       steps: size.steps,
       ...(size.killAfterS !== undefined ? { killAfterS: size.killAfterS } : {}),
       parleyWorkers: { presence: opts.presence ?? 1, archive: opts.archive ?? 0 },

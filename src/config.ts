@@ -37,6 +37,7 @@ const Env = v.object({
     v.pipe(v.string(), v.regex(/^mongodb(\+srv)?:\/\/\S+$/, 'MONGO_URL: expected a mongodb:// URL')),
   ),
   MAX_CONNECTIONS: int('MAX_CONNECTIONS', 1, 1_000_000, 15_000),
+  LISTEN_BACKLOG: int('LISTEN_BACKLOG', 1, 1_000_000, 4096),
   HOT_WINDOW: int('HOT_WINDOW', 10, 1_000_000, 1000),
   SEND_RATE: int('SEND_RATE', 1, 100_000, 20),
   SEND_BURST: int('SEND_BURST', 1, 100_000, 40),
@@ -62,6 +63,8 @@ export type Config = {
   redisNodes: string[] | undefined;
   mongoUrl: string | undefined;
   maxConnections: number;
+  /** Connections the kernel queues for `accept` (Node; the kernel caps it at net.core.somaxconn). */
+  listenBacklog: number;
   hotWindow: number;
   rates: { send: { rate: number; burst: number }; typing: { rate: number; burst: number } };
   idempotencyTtlMs: number;
@@ -118,6 +121,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redisNodes: e.REDIS_CLUSTER_NODES,
     mongoUrl: e.MONGO_URL,
     maxConnections: e.MAX_CONNECTIONS,
+    listenBacklog: e.LISTEN_BACKLOG,
     hotWindow: e.HOT_WINDOW,
     rates: {
       send: { rate: e.SEND_RATE, burst: e.SEND_BURST },

@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { serve } from '@hono/node-server';
+import { type ServerType, createAdaptorServer } from '@hono/node-server';
 import { WSContext, type WSEvents, defineWebSocketHelper } from 'hono/ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { log } from './log.ts';
@@ -77,7 +77,7 @@ function onPong(this: WebSocket): void {
   if (target) target.missed = 0;
 }
 
-function acceptUpgrades(server: ReturnType<typeof serve>, wss: WebSocketServer, fetch: (req: Request, env: object) => Response | Promise<Response>): void {
+function acceptUpgrades(server: ServerType, wss: WebSocketServer, fetch: (req: Request, env: object) => Response | Promise<Response>): void {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError);
     void (async () => {
@@ -146,9 +146,13 @@ const runtime: WsRuntime = {
 async function main(): Promise<void> {
   const { config, stores, parley } = await boot(process.env, () => runtime);
   const wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.frameBytes, perMessageDeflate: false, clientTracking: false });
-  const server = serve({ fetch: parley.app.fetch, port: config.port, hostname: config.host }, (info) => {
+  // Listening here rather than through `serve()`, which leaves Node's backlog at 511: a connect storm
+  // on a busy instance overflows that, and the balancer's connects then time out instead of waiting.
+  const server = createAdaptorServer({ fetch: parley.app.fetch, hostname: config.host });
+  server.listen({ port: config.port, host: config.host, backlog: config.listenBacklog }, () => {
     parley.ready();
-    log.info('listening', { host: config.host, port: info.port, backend: stores.backend, auth: config.auth.mode });
+    const address = server.address();
+    log.info('listening', { host: config.host, port: typeof address === 'object' && address ? address.port : config.port, backend: stores.backend, auth: config.auth.mode });
   });
   acceptUpgrades(server, wss, parley.app.fetch);
   server.on('error', (err) => {

@@ -4,6 +4,7 @@
  */
 import { Cluster } from 'ioredis';
 import { BackendUnavailable } from './errors.ts';
+import { loadScriptsOnEveryNode } from './redis-script.ts';
 
 /** Longest a command may take before the caller is told the backend is unavailable. */
 const COMMAND_TIMEOUT_MS = 2000;
@@ -32,10 +33,22 @@ export async function connectCluster(opts: RedisOptions): Promise<Cluster> {
     // `commandTimeout`: a client is told `unavailable` rather than left hanging.
     enableOfflineQueue: true,
     clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
-    // `enableAutoPipelining` here applies only to commands sent to a node's client directly, not to
-    // those sent through the Cluster (its own option, off). Turning the Cluster's on made joins fail
-    // with an internal error in test/e2e/cluster.test.ts; bench/NOTES.md has the profile that asks for it.
-    redisOptions: { maxRetriesPerRequest: 2, connectTimeout: 2000, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true },
+    // Commands sent in one turn of the event loop to the same master go out as one pipeline: one
+    // write instead of one per command. Left out of it:
+    // - the sharded (un)subscribe calls: the client routes them to its sharded subscriber's
+    //   connection only when they are sent on their own; a pipeline names the node, and they would
+    //   go out on that node's command connection instead;
+    // - XGROUP and XINFO: their key follows a subcommand, which the pipeline's routing does not
+    //   know, so it would send them to the wrong node.
+    enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe', 'xgroup', 'xinfo'],
+    redisOptions: { maxRetriesPerRequest: 2, connectTimeout: 2000, commandTimeout: COMMAND_TIMEOUT_MS },
+  });
+  loadScriptsOnEveryNode(cluster);
+  // Once disconnected for good, a command sent through an auto-pipeline would wait for the cluster
+  // to come back, forever; sent on its own it fails at once ("Connection is closed").
+  cluster.once('end', () => {
+    cluster.options.enableAutoPipelining = false;
   });
   // Errors are reported per command; without a listener ioredis prints each one. The last is kept
   // for the start-up message.

@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001',
       MONGO_URL: 'mongodb://127.0.0.1:27017',
       MAX_CONNECTIONS: '100',
+      LISTEN_BACKLOG: '1024',
       SEND_RATE: '5',
       SEND_BURST: '10',
     });
@@ -42,6 +43,7 @@ describe('loadConfig', () => {
       heartbeatMs: 5000,
       mongoUrl: 'mongodb://127.0.0.1:27017',
       maxConnections: 100,
+      listenBacklog: 1024,
       rates: { send: { rate: 5, burst: 10 } },
     });
     expect(c.redisNodes).toEqual(['127.0.0.1:7000', '127.0.0.1:7001']);
@@ -73,6 +75,7 @@ describe('loadConfig', () => {
     ['MONGO_URL', { MONGO_URL: 'http://db' }],
     ['INSTANCE_ID', { INSTANCE_ID: 'has space' }],
     ['MAX_CONNECTIONS', { MAX_CONNECTIONS: '0' }],
+    ['LISTEN_BACKLOG', { LISTEN_BACKLOG: '0' }],
     ['SEND_BUFFER_SOFT', { SEND_BUFFER_SOFT: '4096', SEND_BUFFER_HARD: '2048' }],
   ] as const)('refuses a bad %s with a ConfigError naming it: %o', (name, env) => {
     let caught: unknown;

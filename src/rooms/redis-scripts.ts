@@ -2,6 +2,7 @@
  * Key layout and Lua scripts of the Redis room log (`redis.ts`). Every key and the shard channel of
  * a room carry the hash tag `{room}`, so one script acts on one shard atomically.
  */
+import { script } from '../redis-script.ts';
 
 /** The keys and shard channel of one room. */
 export function roomKeys(room: string) {
@@ -25,7 +26,7 @@ export const FIELD = 'm';
  * TTL ms, publish ('1'|'0'; '0' only in tests that simulate a lost publication).
  * Returns { duplicate (0|1), message JSON }.
  */
-export const APPEND_LUA = `
+export const APPEND = script(`
 local hasCid = ARGV[5] == '1'
 if hasCid then
   local seen = redis.call('GET', KEYS[4])
@@ -51,24 +52,24 @@ if ARGV[9] == '1' then
   redis.call('SPUBLISH', KEYS[5], '{"type":"message","message":' .. json .. '}')
 end
 return {0, json}
-`;
+`);
 
 /** Head. KEYS: epoch, seq. ARGV: new epoch. Returns { epoch, seq }. */
-export const HEAD_LUA = `
+export const HEAD = script(`
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch)
 end
 return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
-`;
+`);
 
 /**
  * Read a page; mirrors `pageOf` in page.ts (the contract tests hold both to the same semantics).
  * KEYS: epoch, seq, log. ARGV: new epoch, after (-1 = none), before (-1 = none), limit.
  * Returns { epoch, seq, oldest, hasMore (0|1), message JSON… } in ascending seq.
  */
-export const READ_LUA = `
+export const READ = script(`
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[1]
@@ -103,4 +104,4 @@ for _, e in ipairs(entries) do
   end
 end
 return out
-`;
+`);

@@ -7,8 +7,9 @@ import type { Cluster } from 'ioredis';
 import { ArchiveFeed } from '../archive/redis.ts';
 import type { Message } from '../protocol.ts';
 import { unavailable } from '../redis.ts';
+import { runScript } from '../redis-script.ts';
 import { newEpoch } from './page.ts';
-import { APPEND_LUA, FIELD, HEAD_LUA, READ_LUA, roomKeys } from './redis-scripts.ts';
+import { APPEND, FIELD, HEAD, READ, roomKeys } from './redis-scripts.ts';
 import type { AppendInput, AppendResult, Position, ReadQuery, ReadResult, RoomEvent, RoomHandler, RoomLog, Signal } from './types.ts';
 import { parseEvent, parseMessage } from './redis-parse.ts';
 
@@ -36,12 +37,6 @@ export type RedisRoomLogStats = {
   gapReadFailures: number;
 };
 
-type Scripted = Cluster & {
-  parleyRoomAppend(...args: (string | number)[]): Promise<unknown>;
-  parleyRoomHead(...args: (string | number)[]): Promise<unknown>;
-  parleyRoomRead(...args: (string | number)[]): Promise<unknown>;
-};
-
 /** One subscribed room on this instance. */
 type Sub = {
   room: string;
@@ -55,7 +50,7 @@ type Sub = {
 
 export class RedisRoomLog implements RoomLog {
   readonly stats: RedisRoomLogStats = { handlerErrors: 0, malformed: 0, gapFilled: 0, gapReadFailures: 0 };
-  readonly #redis: Scripted;
+  readonly #redis: Cluster;
   readonly #opts: RedisRoomLogOptions;
   /** Tells the archive workers which rooms have new messages. */
   readonly #feed: ArchiveFeed;
@@ -72,10 +67,7 @@ export class RedisRoomLog implements RoomLog {
   #closed = false;
 
   constructor(cluster: Cluster, opts: RedisRoomLogOptions) {
-    cluster.defineCommand('parleyRoomAppend', { numberOfKeys: 5, lua: APPEND_LUA });
-    cluster.defineCommand('parleyRoomHead', { numberOfKeys: 2, lua: HEAD_LUA });
-    cluster.defineCommand('parleyRoomRead', { numberOfKeys: 3, lua: READ_LUA });
-    this.#redis = cluster as Scripted;
+    this.#redis = cluster;
     this.#opts = opts;
     this.#feed = new ArchiveFeed(cluster);
     cluster.on('smessage', this.#onMessage);
@@ -87,11 +79,10 @@ export class RedisRoomLog implements RoomLog {
     const k = roomKeys(room);
     const cid = input.cid ?? '';
     const reply = await this.#call(() =>
-      this.#redis.parleyRoomAppend(
-        k.seq, k.epoch, k.log, k.cid(input.from, cid), k.channel,
+      runScript(this.#redis, APPEND, [k.seq, k.epoch, k.log, k.cid(input.from, cid), k.channel], [
         room, input.from, input.text, cid, input.cid === undefined ? '0' : '1',
         newEpoch(), this.#opts.hotWindow, this.#opts.idempotencyTtlMs, '1',
-      ),
+      ]),
     );
     if (!Array.isArray(reply)) throw new Error('append: unexpected reply');
     const message = parseMessage(reply[1]);
@@ -109,7 +100,7 @@ export class RedisRoomLog implements RoomLog {
   async head(room: string): Promise<Position> {
     this.#check();
     const k = roomKeys(room);
-    const reply = await this.#call(() => this.#redis.parleyRoomHead(k.epoch, k.seq, newEpoch()));
+    const reply = await this.#call(() => runScript(this.#redis, HEAD, [k.epoch, k.seq], [newEpoch()]));
     if (!Array.isArray(reply) || typeof reply[0] !== 'string' || typeof reply[1] !== 'number') {
       throw new Error('head: unexpected reply');
     }
@@ -120,7 +111,7 @@ export class RedisRoomLog implements RoomLog {
     this.#check();
     const k = roomKeys(room);
     const reply = await this.#call(() =>
-      this.#redis.parleyRoomRead(k.epoch, k.seq, k.log, newEpoch(), query.after ?? -1, query.before ?? -1, query.limit),
+      runScript(this.#redis, READ, [k.epoch, k.seq, k.log], [newEpoch(), query.after ?? -1, query.before ?? -1, query.limit]),
     );
     if (!Array.isArray(reply)) throw new Error('read: unexpected reply');
     const [epoch, seq, oldest, more, ...rest] = reply as unknown[];

@@ -225,6 +225,9 @@ describe('presence worker', () => {
       startWorker('presence', 'node', workerEnv(db.url, { WORKER_ID: 'twin-a' })),
       startWorker('presence', 'node', workerEnv(db.url, { WORKER_ID: 'twin-b' })),
     ]);
+    // The first to start takes all 8 partitions and gives half back once it sees the other: wait for
+    // that, or on a slow machine the first one may have read everything before sharing.
+    for (const w of [a, b]) await eventually(async () => expect((await w.health()).body['partitions']).toBe(4), 10_000, 100);
     const users = Array.from({ length: 200 }, () => uid('t'));
     const added = await eventsAdded();
     const kept: Client[] = [];

@@ -141,6 +141,9 @@ export function runFlow(hooks = {}) {
     const began = Date.now();
     c.live = false;
     c.api = P.openClient(BASE, c.user, {
+      onUpgraded() {
+        c.upgraded = true;
+      },
       onOpen() {
         c.opened = true;
         if (!c.everOpened) {
@@ -195,7 +198,10 @@ export function runFlow(hooks = {}) {
         res.closeCodes[code] = (res.closeCodes[code] || 0) + 1;
         if (hooks.onClosed && hooks.onClosed(c, code, was)) return;
         if (was) res.closedEarly++;
-        else if (!c.everOpened) res.failed++;
+        else if (!c.everOpened) {
+          res.failed++;
+          c.gaveUp = true;
+        }
       },
       onError(err) {
         // A failed upgrade, a timeout or a reset: counted by its message (onClose, when it follows, counts the socket).
@@ -268,6 +274,10 @@ export function runFlow(hooks = {}) {
     if (hooks.onEnd) hooks.onEnd(ctx);
     for (const c of clients) if (c.api) c.api.close();
     res.failed += Math.max(0, mine.length - res.opened - res.failed);
+    // Sockets still waiting at the end, without a close or an error: on which side of the handshake.
+    const waiting = clients.filter((c) => !c.everOpened && !c.gaveUp);
+    extra.waitingAfterUpgrade = waiting.filter((c) => c.upgraded).length;
+    extra.waitingForUpgrade = waiting.filter((c) => !c.upgraded).length;
     connectFailed.add(res.failed);
     closedEarly.add(res.closedEarly);
     sent.add(steps.reduce((a, s) => a + s.sent, 0));

@@ -12,7 +12,7 @@ export function wsUrl(base, user) {
 
 /**
  * Opens one user's socket. Handlers (all optional):
- *   onOpen()  onJoined(room, seq, messages, recovered, epoch)  onMessage(room, seq, from, text, ts)  onAck(cid, seq)
+ *   onUpgraded() (the WebSocket handshake answered)  onOpen()  onJoined(room, seq, messages, recovered, epoch)  onMessage(room, seq, from, text, ts)  onAck(cid, seq)
  *   onHeartbeat(id)  onServerError(code, cid)  onClose(code)  onError(err)
  */
 export function openClient(base, user, h) {
@@ -44,6 +44,7 @@ export function openClient(base, user, h) {
     }
   };
   ws.onmessage = (e) => handle(JSON.parse(e.data));
+  ws.onopen = () => h.onUpgraded && h.onUpgraded();
   ws.onclose = (e) => h.onClose && h.onClose(e && e.code ? e.code : 0);
   ws.onerror = (e) => h.onError && h.onError(e && e.error ? e.error : String(e));
   return {

@@ -25,7 +25,7 @@ const HEARTBEAT = 2;
 
 /**
  * Opens one user's socket. Handlers (all optional):
- *   onOpen()  onJoined(room, seq)  onMessage(room, seq, from, text, ts)  onAck(cid, seq)
+ *   onUpgraded() (the WebSocket handshake answered)  onOpen()  onJoined(room, seq)  onMessage(room, seq, from, text, ts)  onAck(cid, seq)
  *   onHeartbeat(id)  onServerError(code, cid)  onClose(code)  onError(err)
  */
 export function openClient(base, user, h) {
@@ -88,6 +88,7 @@ export function openClient(base, user, h) {
       default: // '1' disconnect: the close follows
     }
   };
+  ws.onopen = () => h.onUpgraded && h.onUpgraded();
   ws.onclose = (e) => h.onClose && h.onClose(e && e.code ? e.code : 0);
   ws.onerror = (e) => h.onError && h.onError(e && e.error ? e.error : String(e));
 

@@ -65,7 +65,8 @@ let ready = false;
 const http = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method !== 'GET') return fail(res, 405, 'method_not_allowed', 'GET only');
-  if (url.pathname === '/health') return json(res, 200, { status: 'ok', instance: INSTANCE_ID });
+  // `memory` is read by bench/run.ts, as parley's heap gauges are read from its /metrics.
+  if (url.pathname === '/health') return json(res, 200, { status: 'ok', instance: INSTANCE_ID, memory: process.memoryUsage() });
   if (url.pathname === '/ready') return ready ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'draining' });
   const m = /^\/v1\/rooms\/([^/]+)\/messages$/.exec(url.pathname);
   if (m) {
