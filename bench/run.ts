@@ -173,7 +173,7 @@ type VuResult = {
   rooms?: Record<string, { members: number; acked: number[] }>;
   /** Messages never received by a member that got later ones (holes left at the end). */
   gaps: number;
-  steps: { sent: number; acked: number; delivered: number; dup: number; reordered: number; hist: Hist; ackHist: Hist }[];
+  steps: { sent: number; acked: number; delivered: number; dup: number; reordered: number; hist: Hist; ackHist: Hist; inHist?: Hist; outHist?: Hist }[];
   extra?: Record<string, unknown>;
 };
 
@@ -390,6 +390,10 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
         // parley only: the same deliveries measured inside the instances (bucket bounds, so "at most").
         serverLatencyMs: serverSnaps[i] && serverSnaps[i + 1] ? summarize(histDiff(serverSnaps[i + 1] as Hist, serverSnaps[i] as Hist)) : null,
         ackMs: summarize(mergeHist(per.map((x) => x.ackHist))),
+        // The same live deliveries split at the server's stamp on the message (parley: its store time in
+        // Redis; the peer: when it took the message): sender → server, and server → member.
+        toServerMs: summarize(mergeHist(per.map((x) => x.inHist ?? {}))),
+        fromServerMs: summarize(mergeHist(per.map((x) => x.outHist ?? {}))),
       };
     });
     const extra: Record<string, unknown> = {};

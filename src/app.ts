@@ -99,8 +99,9 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
   const stopLag = watchLoopLag(metrics.loopLag);
   const beat = setInterval(() => sessions.heartbeat(), config.heartbeatMs);
   // Twice per heartbeat interval, with a TTL of one interval (deps.ts): a dead instance's users
-  // are offline within 1.5 intervals, and a refresh may run half an interval late.
-  const presenceRound = setInterval(() => void sessions.presenceRound(), config.heartbeatMs / 2);
+  // are offline within 1.5 intervals. A round spreads its refreshes over a quarter interval, so a
+  // connection's refresh may come up to 0.75 intervals after its last, and still a quarter early.
+  const presenceRound = setInterval(() => void sessions.presenceRound(config.heartbeatMs / 4, () => closing), config.heartbeatMs / 2);
 
   return {
     app,

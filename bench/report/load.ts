@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 
 export type Nums = Record<string, number>;
-export type Step = { n: Nums; latencyMs: Nums; ackMs: Nums };
+export type Step = { n: Nums; latencyMs: Nums; ackMs: Nums; serverLatencyMs: Nums; toServerMs: Nums; fromServerMs: Nums };
 export type Proc = { name: string; kind: string; n: Nums };
 export type Run = {
   target: string;
@@ -18,6 +18,8 @@ export type Run = {
   steps: Step[];
   procs: Proc[];
   memPerConnKB?: number;
+  /** V8's heap used / committed and memory outside it (KB per connection), at the same moment as memPerConnKB. */
+  heapPerConnKB: Nums;
   extra: Record<string, unknown>;
 };
 export type ResultFile = {
@@ -61,13 +63,14 @@ function readRun(v: unknown): Run {
     thresholds,
     conn: nums(r.connections),
     connectMs: nums(obj(r.connections).connectMs),
-    steps: arr(r.steps).map((s) => ({ n: nums(s), latencyMs: nums(obj(s).latencyMs), ackMs: nums(obj(s).ackMs) })),
+    steps: arr(r.steps).map((s) => ({ n: nums(s), latencyMs: nums(obj(s).latencyMs), ackMs: nums(obj(s).ackMs), serverLatencyMs: nums(obj(s).serverLatencyMs), toServerMs: nums(obj(s).toServerMs), fromServerMs: nums(obj(s).fromServerMs) })),
     procs: arr(res.processes).map((p) => ({
       name: str(obj(p).name) ?? '?',
       kind: str(obj(p).kind) ?? 'other',
       n: nums(p),
     })),
     ...(num(res.memPerConnKB) !== undefined ? { memPerConnKB: num(res.memPerConnKB) as number } : {}),
+    heapPerConnKB: nums(res.heapPerConnKB),
     extra: obj(r.extra),
   };
 }

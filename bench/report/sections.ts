@@ -72,6 +72,17 @@ const stepMetrics = (single: boolean): Metric[] => {
       get: (r) => step(r)?.ackMs[k],
       f: fmtMs,
     })),
+    // Split at the server's stamp on each message: sender → server, server → member.
+    ...(['p50', 'p99'] as const).flatMap((k): Metric[] => [
+      { label: `… sender → server stamp ${k} (ms)`, better: 'lower', get: (r) => step(r)?.toServerMs[k], f: fmtMs },
+      { label: `… server stamp → member ${k} (ms)`, better: 'lower', get: (r) => step(r)?.fromServerMs[k], f: fmtMs },
+    ]),
+    // parley's own histogram (store in Redis → write to the sockets); its bucket bounds, so "at most".
+    ...(['p50', 'p99'] as const).map((k): Metric => ({
+      label: `delivery ${k} inside the instances, at most (ms)`,
+      get: (r) => step(r)?.serverLatencyMs[k],
+      f: fmtMs,
+    })),
   ];
 };
 
@@ -132,6 +143,8 @@ function resourceMetrics(runs: Run[]): Metric[] {
   };
   return [
     { label: 'memory per connection (KB)', better: 'lower', get: (r) => r.memPerConnKB, f: (n) => fmt(n, 2) },
+    { label: '… of it V8 heap used, before GC (KB)', better: 'lower', get: (r) => r.heapPerConnKB['heapUsed'], f: (n) => fmt(n, 2) },
+    { label: '… V8 heap committed (KB)', better: 'lower', get: (r) => r.heapPerConnKB['heapTotal'], f: (n) => fmt(n, 2) },
     ...kinds.flatMap((k): Metric[] => [
       { label: `${k} RSS loaded, sum (MB)`, better: 'lower', get: (r) => sum(r, k, 'rssLoadedKB'), f: fmtMB },
       { label: `${k} CPU avg, sum (%)`, better: 'lower', get: (r) => sum(r, k, 'cpuAvgPct'), f: (n) => fmt(n, 1) },

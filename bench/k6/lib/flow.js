@@ -85,7 +85,7 @@ export function runFlow(hooks = {}) {
   const startAt = START_AT || t0 + RAMP_S * 1000 + 3000;
   const endAt = startAt + SEND_S * 1000;
 
-  const steps = STEPS.map(() => ({ sent: 0, acked: 0, delivered: 0, dup: 0, reordered: 0, hist: {}, ackHist: {} }));
+  const steps = STEPS.map(() => ({ sent: 0, acked: 0, delivered: 0, dup: 0, reordered: 0, hist: {}, ackHist: {}, inHist: {}, outHist: {} }));
   const extra = hooks.extra || {};
   const res = { proto: P.name, vu, proc: __ENV.PROC || '0', wanted: mine.length, opened: 0, failed: 0, closedEarly: 0, gaps: 0, closeCodes: {}, errors: {}, serverErrors: {}, hbSent: 0, hbOk: 0, connectHist: {}, steps, extra };
   const clients = [];
@@ -97,8 +97,11 @@ export function runFlow(hooks = {}) {
 
   const ctx = { clients, ready, res, steps, startAt, endAt, closing: () => closing };
 
-  /** Counts one message a member got (live, recovered on join, or over REST); its latency when `receivedAt` is given. */
-  ctx.account = (c, seq, text, receivedAt) => {
+  /**
+   * Counts one message a member got (live, recovered on join, or over REST); its latency when `receivedAt` is
+   * given, split at the server's stamp `ts` (when the server took the message) when that is given too.
+   */
+  ctx.account = (c, seq, text, receivedAt, ts) => {
     const at = Number(text.slice(0, text.indexOf(' ')));
     const st = steps[stepAt(STEPS, startAt, at)];
     if (seq <= c.last) {
@@ -121,6 +124,10 @@ export function runFlow(hooks = {}) {
     st.delivered++;
     if (!receivedAt) return;
     histAdd(st.hist, receivedAt - at);
+    if (ts > 0) {
+      histAdd(st.inHist, Math.max(0, ts - at));
+      histAdd(st.outHist, Math.max(0, receivedAt - ts));
+    }
     if (++deliveries % SAMPLE_EVERY === 0) deliveryLatency.add(receivedAt - at);
   };
 
@@ -168,8 +175,8 @@ export function runFlow(hooks = {}) {
           ready.push(c);
         }
       },
-      onMessage(_room, seq, _from, text) {
-        if (c.live) ctx.account(c, seq, text, Date.now());
+      onMessage(_room, seq, _from, text, ts) {
+        if (c.live) ctx.account(c, seq, text, Date.now(), ts);
         else if (c.buffer) c.buffer.push(seq, text, Date.now());
       },
       onAck(cid) {
