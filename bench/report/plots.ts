@@ -30,6 +30,15 @@ function targetOrder(files: ResultFile[]): string[] {
   return [...TARGETS.filter((t) => seen.has(t)), ...[...seen].filter((t) => !TARGETS.includes(t)).sort(byName)];
 }
 
+/** Log-log latency against `field` (connections or deliveries/s), coloured by target. */
+function latencyEncoding(field: string, title: string, targets: string[]) {
+  return {
+    x: { field, type: 'quantitative', scale: { type: 'log', nice: false, padding: 24 }, title, axis: { format: '~s' } },
+    y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'delivery latency (ms)' },
+    color: { field: 'target', type: 'nominal', scale: colorScale(targets), title: 'target' },
+  } as const;
+}
+
 function latencyVsConnections(files: ResultFile[]): Plot {
   const rows = files
     .filter((f) => f.scenario === 'chat')
@@ -50,17 +59,7 @@ function latencyVsConnections(files: ResultFile[]): Plot {
     needs: 'single-rate chat runs with latency',
   };
   if (rows.length === 0) return plot;
-  const enc = {
-    x: {
-      field: 'connections',
-      type: 'quantitative',
-      scale: { type: 'log', nice: false, padding: 24 },
-      title: 'connections opened',
-      axis: { format: '~s' },
-    },
-    y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'delivery latency (ms)' },
-    color: { field: 'target', type: 'nominal', scale: colorScale(targets), title: 'target' },
-  } as const;
+  const enc = latencyEncoding('connections', 'connections opened', targets);
   plot.spec = {
     width: 680,
     height: 380,
@@ -121,17 +120,7 @@ function latencyVsThroughput(files: ResultFile[]): Plot {
     height: 400,
     title: { text: plot.title, subtitle: 'every rate step of every run; solid p50, dashed p99' },
     data: { values: rows },
-    encoding: {
-      x: {
-        field: 'dps',
-        type: 'quantitative',
-        scale: { type: 'log', nice: false, padding: 24 },
-        title: 'deliveries/s',
-        axis: { format: '~s' },
-      },
-      y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'delivery latency (ms)' },
-      color: { field: 'target', type: 'nominal', scale: colorScale(targets), title: 'target' },
-    },
+    encoding: latencyEncoding('dps', 'deliveries/s', targets),
     layer: [
       {
         mark: { type: 'line', strokeWidth: 1.5 },
