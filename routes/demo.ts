@@ -4,7 +4,7 @@
  * file system and runs on every runtime. Mounted with `app.route('/', demoRoutes)`.
  */
 import { Hono } from 'hono';
-import { css, html, js } from '../src/demo/assets.gen.ts';
+import { css, html, js } from '../packages/demo/assets.gen.ts';
 
 // Revalidate on every load: the assets change with each deploy and are small.
 const CACHE = 'no-cache';

@@ -1,6 +1,6 @@
 /** Liveness and readiness: `/health` while the process lives, `/ready` for the load balancer. */
 import { Hono } from 'hono';
-import type { AppState } from '../src/app.ts';
+import type { AppState } from './types.ts';
 
 export function healthRoutes(state: AppState): Hono {
   const r = new Hono();

@@ -2,14 +2,13 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import * as v from 'valibot';
-import { type Chat, backendError } from '../src/chat.ts';
+import type { Chat } from '../src/chat/chat.ts';
 import { AppError } from '../src/errors.ts';
-import { readHistory } from '../src/history.ts';
-import { HistoryQuery, LIMITS, PostMessageBody, describeIssue } from '../src/protocol.ts';
-import type { UserRateLimit } from '../src/ratelimit.ts';
+import { LIMITS } from '@parley/client/wire';
+import { HistoryQuery, PostMessageBody, describeIssue } from '../src/protocol/inbound.ts';
 import type { AuthEnv } from './auth.ts';
 
-export function historyRoutes(chat: Chat, postLimit: UserRateLimit): Hono<AuthEnv> {
+export function historyRoutes(chat: Chat): Hono<AuthEnv> {
   const r = new Hono<AuthEnv>();
 
   r.get('/v1/rooms/:room/messages', async (c) => {
@@ -22,7 +21,7 @@ export function historyRoutes(chat: Chat, postLimit: UserRateLimit): Hono<AuthEn
       throw new AppError('invalid_request', 'before: must be greater than after');
     }
     const query = { limit: q.output.limit ?? LIMITS.historyDefault, ...(after === undefined ? {} : { after }), ...(before === undefined ? {} : { before }) };
-    const page = await readHistory(chat.stores.log, chat.stores.archive, room, query).catch(backendError('read', room));
+    const page = await chat.history.page(room, query);
     return c.json({ room, epoch: page.epoch, messages: page.messages, hasMore: page.hasMore });
   });
 
@@ -43,9 +42,8 @@ export function historyRoutes(chat: Chat, postLimit: UserRateLimit): Hono<AuthEn
       });
       const parsed = v.safeParse(PostMessageBody, body);
       if (!parsed.success) throw new AppError('invalid_request', describeIssue(parsed.issues[0]));
-      const wait = postLimit.take(user);
-      if (wait > 0) throw new AppError('rate_limited', 'too many messages; slow down', Math.ceil(wait / 1000));
-      const { message } = await chat.post(user, room, kind, parsed.output.text, parsed.output.cid);
+      chat.posting.takeUserToken(user);
+      const { message } = await chat.posting.post(user, room, kind, parsed.output.text, parsed.output.cid);
       return c.json({ room, epoch: message.epoch, seq: message.seq, ts: message.ts }, 201);
     },
   );

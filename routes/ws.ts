@@ -2,13 +2,13 @@
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { WSContext, WSEvents } from 'hono/ws';
-import type { AppState } from '../src/app.ts';
-import { authenticate } from '../src/auth.ts';
+import { authenticate } from './auth.ts';
 import type { Config } from '../src/config.ts';
 import { AppError } from '../src/errors.ts';
-import type { Conn } from '../src/hub.ts';
-import type { WsRuntime } from '../src/runtime.ts';
-import type { Sessions } from '../src/session.ts';
+import type { Conn } from '../src/realtime/hub.ts';
+import type { WsRuntime } from '../src/realtime/runtime.ts';
+import type { Sessions } from '../src/realtime/session.ts';
+import type { AppState } from './types.ts';
 
 type WsEnv = { Variables: { user: string } };
 

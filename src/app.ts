@@ -4,38 +4,25 @@
  */
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { requireUser } from '../routes/auth.ts';
 import { conversationRoutes } from '../routes/conversations.ts';
 import { demoRoutes } from '../routes/demo.ts';
 import { healthRoutes } from '../routes/health.ts';
 import { historyRoutes } from '../routes/history.ts';
 import { metricsRoutes } from '../routes/metrics.ts';
 import { presenceRoutes } from '../routes/presence.ts';
-import { requireUser } from '../routes/auth.ts';
+import type { AppState } from '../routes/types.ts';
 import { wsRoutes } from '../routes/ws.ts';
-import { Chat } from './chat.ts';
+import { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
-import type { Stores } from './deps.ts';
+import type { Stores } from './chat/stores.ts';
 import { AppError } from './errors.ts';
-import { Hub } from './hub.ts';
 import { log } from './log.ts';
 import { createMetrics, watchLoopLag } from './metrics.ts';
-import { UserRateLimit } from './ratelimit.ts';
-import type { WsRuntime } from './runtime.ts';
-import { Sessions } from './session.ts';
-import { drain } from './lifecycle.ts';
-
-export type Readiness = 'starting' | 'ready' | 'draining' | 'degraded' | 'full';
-
-/** What the health routes and the upgrade path need to know about the instance. */
-export type AppState = {
-  instanceId: string;
-  readiness(): Readiness;
-  /** False once a drain has started closing sockets: upgrades are refused from then on. */
-  accepting(): boolean;
-  connections(): number;
-  /** Counts a connection refused for capacity. */
-  shed(): void;
-};
+import { drain } from './realtime/drain.ts';
+import { Hub } from './realtime/hub.ts';
+import type { WsRuntime } from './realtime/runtime.ts';
+import { Sessions } from './realtime/session.ts';
 
 export type Parley = {
   app: Hono;
@@ -49,9 +36,9 @@ export type Parley = {
 
 export function createApp(config: Config, stores: Stores, runtime: WsRuntime): Parley {
   const metrics = createMetrics(config.instanceId, stores.counters);
-  const hub = new Hub({ log: stores.log, sockets: runtime.sockets, metrics, sendBuffer: config.sendBuffer, batchWindowMs: config.batchWindowMs });
-  const chat = new Chat(config, stores, metrics);
-  const sessions = new Sessions(chat, hub, runtime.sockets);
+  const chat = new Chat(stores, { metrics, postRate: config.rates.send });
+  const hub = new Hub({ feed: chat, sockets: runtime.sockets, metrics, sendBuffer: config.sendBuffer, batchWindowMs: config.batchWindowMs });
+  const sessions = new Sessions(chat, hub, runtime.sockets, { instanceId: config.instanceId, heartbeatMs: config.heartbeatMs, rates: config.rates, metrics });
   let phase: 'starting' | 'ready' | 'draining' = 'starting';
   let closing = false;
 
@@ -59,7 +46,7 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
     instanceId: config.instanceId,
     readiness: () => {
       if (phase !== 'ready') return phase;
-      if (!stores.healthy()) return 'degraded';
+      if (!chat.healthy()) return 'degraded';
       return hub.conns.size >= config.maxConnections ? 'full' : 'ready';
     },
     accepting: () => !closing,
@@ -91,7 +78,7 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
   app.route('/', demoRoutes);
   const authed = new Hono();
   authed.use('/v1/*', requireUser(config.auth));
-  authed.route('/', historyRoutes(chat, new UserRateLimit(config.rates.send.rate, config.rates.send.burst)));
+  authed.route('/', historyRoutes(chat));
   authed.route('/', presenceRoutes(chat));
   authed.route('/', conversationRoutes(chat));
   app.route('/', authed);
@@ -124,7 +111,7 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
       clearInterval(presenceRound);
       stopLag();
       await drain(hub, sessions, config.drain);
-      await stores.close();
+      await chat.close();
     },
   };
 }

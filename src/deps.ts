@@ -3,39 +3,16 @@ import type { Config } from './config.ts';
 import { ConfigError } from './config.ts';
 import { MemoryConversations } from './conversations/memory.ts';
 import { RedisConversations } from './conversations/redis.ts';
-import type { Conversations } from './conversations/types.ts';
 import { MemoryPresence } from './presence/memory.ts';
 import { RedisPresence } from './presence/redis.ts';
-import type { Presence } from './presence/types.ts';
 import { MemoryRoomLog } from './rooms/memory.ts';
 import { RedisRoomLog } from './rooms/redis.ts';
-import type { RoomLog } from './rooms/types.ts';
 import { MongoArchive } from './archive/mongo.ts';
-import type { Archive } from './archive/types.ts';
 import { log } from './log.ts';
-import { MongoLink, redact } from './mongo.ts';
-import { connectCluster, watchHealth } from './redis.ts';
+import { MongoLink, redact } from './mongo/connection.ts';
+import { connectCluster, watchHealth } from './redis/connection.ts';
 import { MongoUserStore } from './users/mongo.ts';
-import type { UserStore } from './users/types.ts';
-
-export type Stores = {
-  log: RoomLog;
-  presence: Presence;
-  conversations: Conversations;
-  /** Durable last-seen times (MongoDB, filled by the presence worker); null without MONGO_URL. */
-  users: UserStore | null;
-  /** Durable message history (MongoDB, filled by the archive worker); null without MONGO_URL. */
-  archive: Archive | null;
-  /** Which backend serves the stores, for logs and /health. */
-  backend: 'memory' | 'redis';
-  /** False while the backend cannot be reached (`/ready` then answers `degraded`). */
-  healthy(): boolean;
-  /** Closes every store and the connection they share. */
-  close(): Promise<void>;
-  /** Counts of what the stores did on their own (e.g. gaps filled), for `/metrics`. */
-  counters(): Record<string, number>;
-};
-
+import type { Stores } from './chat/stores.ts';
 
 /**
  * Builds the stores. A backend that is configured but not available is a start-up error, never a

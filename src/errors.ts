@@ -1,5 +1,5 @@
 /** The one error type of the REST API, and the error of an unreachable backend. */
-import type { ErrorCode } from './protocol.ts';
+import type { ErrorCode } from '@parley/client/wire';
 
 const STATUS: Record<ErrorCode | 'invalid_request' | 'unauthorized' | 'not_found' | 'too_large', number> = {
   invalid_request: 400,

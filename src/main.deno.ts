@@ -3,8 +3,8 @@ import { upgradeWebSocket as denoUpgrade } from 'hono/deno';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import type { Config } from './config.ts';
 import { log } from './log.ts';
-import type { WsRuntime } from './runtime.ts';
-import { boot, reportStartFailure, stopOnce } from './start.ts';
+import type { WsRuntime } from './realtime/runtime.ts';
+import { boot, reportStartFailure, stopOnce } from './main.ts';
 
 const raw = (ws: WSContext) => ws.raw as WebSocket;
 

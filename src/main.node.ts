@@ -14,9 +14,9 @@ import { type ServerType, createAdaptorServer } from '@hono/node-server';
 import { WSContext, type WSEvents, defineWebSocketHelper } from 'hono/ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { log } from './log.ts';
-import { LIMITS } from './protocol.ts';
-import type { WsRuntime } from './runtime.ts';
-import { boot, reportStartFailure, stopOnce } from './start.ts';
+import { LIMITS } from '@parley/client/wire';
+import type { WsRuntime } from './realtime/runtime.ts';
+import { boot, reportStartFailure, stopOnce } from './main.ts';
 
 /** Events the `/ws` route registered while handling an upgrade request, until the handshake. */
 const accepted = new WeakMap<IncomingMessage, WSEvents<WebSocket>>();

@@ -3,7 +3,7 @@
  * Copies room logs from Redis into MongoDB (`parley.messages`), so that history outlives the hot
  * window. Environment: see `config.ts`; REDIS_CLUSTER_NODES and MONGO_URL are required.
  */
-import { ArchiveJob } from './archive-job.ts';
-import { runWorker } from './run.ts';
+import { archiveJob } from './archive-job.ts';
+import { runWorker } from './runtime.ts';
 
-await runWorker('archive', (ctx) => new ArchiveJob(ctx));
+await runWorker('archive', archiveJob);

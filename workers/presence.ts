@@ -3,7 +3,7 @@
  * Copies users' online/offline transitions from the Redis presence streams into MongoDB
  * (`parley.users`). Environment: see `config.ts`; REDIS_CLUSTER_NODES and MONGO_URL are required.
  */
-import { PresenceJob } from './presence-job.ts';
-import { runWorker } from './run.ts';
+import { presenceJob } from './presence-job.ts';
+import { runWorker } from './runtime.ts';
 
-await runWorker('presence', (ctx) => new PresenceJob(ctx));
+await runWorker('presence', presenceJob);

@@ -1,17 +1,16 @@
 /**
- * What both workers share: configuration, connections to Redis Cluster and MongoDB, the `/health`
- * and `/metrics` endpoint, the round loop with back-off, and a clean stop on SIGTERM. Runs on Node
- * and Deno alike (only `node:` modules both provide).
+ * What both workers share, runtime-neutral: their context (configuration, connections to Redis
+ * Cluster and MongoDB, metrics registry), the `Job` a worker runs, and `WorkerLoop`, which runs it:
+ * init retried with back-off, rounds with back-off after failures, `/health`'s answer, and a clean
+ * stop. The process around it (environment, HTTP endpoint, signals, exit) is `runtime.ts`; the
+ * stream-reading part of the jobs is `stream-job.ts`.
  */
-import { createServer } from 'node:http';
-import process from 'node:process';
 import type { Cluster } from 'ioredis';
-import { Registry, collectDefaultMetrics } from 'prom-client';
-import { ConfigError } from '../src/config.ts';
-import { configureLog, log } from '../src/log.ts';
-import { type DbSource, MongoLink, redact } from '../src/mongo.ts';
-import { connectCluster } from '../src/redis.ts';
-import { type WorkerConfig, type WorkerKind, loadWorkerConfig } from './config.ts';
+import { Registry } from 'prom-client';
+import { log } from '../src/log.ts';
+import { type DbSource, MongoLink } from '../src/mongo/connection.ts';
+import { connectCluster } from '../src/redis/connection.ts';
+import type { WorkerConfig, WorkerKind } from './config.ts';
 
 export type WorkerContext = { config: WorkerConfig; redis: Cluster; db: DbSource; registry: Registry };
 
@@ -30,118 +29,126 @@ export interface Job {
   close(): Promise<void>;
 }
 
-/** Back-off after failed rounds: 100 ms doubling up to 5 s. */
-const backoff = (failures: number): number => Math.min(100 * 2 ** Math.min(failures - 1, 6), 5000);
-
-export async function runWorker(kind: WorkerKind, makeJob: (ctx: WorkerContext) => Job): Promise<void> {
-  let config: WorkerConfig;
-  try {
-    config = loadWorkerConfig(kind, process.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`parley ${kind} worker: ${err.message}`);
-    process.exit(1);
-  }
-  configureLog(config.logLevel, { worker: kind, consumer: config.workerId });
-
-  let redis: Cluster;
-  try {
-    redis = await connectCluster({ nodes: config.redisNodes });
-  } catch (err) {
-    log.error('start failed', { err });
-    process.exit(1);
-  }
-  // MongoDB may be down at start: the worker then keeps its place and writes once it is back.
+/**
+ * Opens a worker's connections: Redis Cluster must be reachable at start (throws
+ * `BackendUnavailable` otherwise); MongoDB may be down, and the worker then keeps its place and
+ * writes once it is back.
+ */
+export async function openContext(kind: WorkerKind, config: WorkerConfig): Promise<{ ctx: WorkerContext; close(): Promise<void> }> {
+  const redis = await connectCluster({ nodes: config.redisNodes });
   const mongo = new MongoLink(config.mongoUrl, { appName: `parley-${kind}-worker`, timeoutMs: 5000 });
   const registry = new Registry();
   registry.setDefaultLabels({ worker: kind, consumer: config.workerId });
-  try {
-    collectDefaultMetrics({ register: registry });
-  } catch {
-    // Some runtimes lack parts of the process API the default collectors read.
+  return {
+    ctx: { config, redis, db: mongo.db, registry },
+    close: async () => {
+      await Promise.allSettled([redis.quit().catch(() => redis.disconnect()), mongo.close()]);
+    },
+  };
+}
+
+/** Back-off after failed rounds: 100 ms doubling up to 5 s. */
+const backoff = (failures: number): number => Math.min(100 * 2 ** Math.min(failures - 1, 6), 5000);
+
+/** Runs a job's rounds until stopped. */
+export class WorkerLoop {
+  readonly #kind: WorkerKind;
+  readonly #config: WorkerConfig;
+  readonly #job: Job;
+  readonly #state = { failures: 0, lastError: '', lastRoundAt: 0, stopping: false };
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | null = null;
+
+  constructor(kind: WorkerKind, config: WorkerConfig, job: Job) {
+    this.#kind = kind;
+    this.#config = config;
+    this.#job = job;
   }
-  const job = makeJob({ config, redis, db: mongo.db, registry });
 
-  const state = { failures: 0, lastError: '', lastRoundAt: 0, stopping: false };
-  const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
-      registry.metrics().then(
-        (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
-        () => res.writeHead(500).end(),
-      );
-      return;
-    }
-    if (req.url === '/health') {
-      const ok = state.failures === 0 && !state.stopping;
-      const body = { status: state.stopping ? 'stopping' : ok ? 'ok' : 'degraded', worker: kind, consumer: config.workerId, lastError: state.lastError || undefined, lastRoundAt: state.lastRoundAt, ...job.status() };
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      return;
-    }
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  log.info('worker started', { port, redis: config.redisNodes.join(','), mongo: redact(config.mongoUrl) });
+  /** Starts the rounds (init first, retried until it succeeds). */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
 
-  let wake: (() => void) | null = null;
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = null;
-        resolve();
-      }
-      wake = done;
-    });
+  /** `/health`: healthy while the last round (or init) succeeded and the worker is not stopping. */
+  health(): { ok: boolean; body: Record<string, unknown> } {
+    const s = this.#state;
+    const ok = s.failures === 0 && !s.stopping;
+    return {
+      ok,
+      body: {
+        status: s.stopping ? 'stopping' : ok ? 'ok' : 'degraded',
+        worker: this.#kind,
+        consumer: this.#config.workerId,
+        lastError: s.lastError || undefined,
+        lastRoundAt: s.lastRoundAt,
+        ...this.#job.status(),
+      },
+    };
+  }
 
-  const loop = (async () => {
+  /**
+   * Stops after the round in hand: waits for it up to WORKER_STOP_TIMEOUT_MS (what is not finished
+   * by then stays pending, for other workers), then closes the job.
+   */
+  async stop(): Promise<void> {
+    if (this.#state.stopping) return;
+    this.#state.stopping = true;
+    this.#wake?.();
+    const timeoutMs = this.#config.stopTimeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = await Promise.race([
+      (this.#loop ?? Promise.resolve()).then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) log.warn('batch in hand not finished in time; left pending for other workers', { timeoutMs });
+    await this.#job.close().catch((err: unknown) => log.warn('closing the job failed', { err }));
+  }
+
+  async #run(): Promise<void> {
+    const state = this.#state;
     for (let ready = false; !ready && !state.stopping; ) {
       try {
-        await job.init();
+        await this.#job.init();
         ready = true;
       } catch (err) {
         state.failures++;
         state.lastError = (err as Error).message;
         log.warn('init failed; retrying', { err });
-        await pause(backoff(state.failures));
+        await this.#pause(backoff(state.failures));
       }
     }
     state.failures = 0;
     while (!state.stopping) {
       try {
-        const done = await job.round();
+        const done = await this.#job.round();
         if (state.failures > 0) log.info('backends reachable again', { after: state.failures });
         state.failures = 0;
         state.lastError = '';
         state.lastRoundAt = Date.now();
-        if (done === 0 && !state.stopping) await pause(config.pollMs);
+        if (done === 0 && !state.stopping) await this.#pause(this.#config.pollMs);
       } catch (err) {
         state.failures++;
         state.lastError = (err as Error).message;
         if (state.failures === 1 || state.failures % 20 === 0) log.warn('round failed; retrying', { failures: state.failures, err });
-        if (!state.stopping) await pause(backoff(state.failures));
+        if (!state.stopping) await this.#pause(backoff(state.failures));
       }
     }
-  })();
+  }
 
-  const stop = async (signal: string) => {
-    if (state.stopping) return;
-    state.stopping = true;
-    log.info('stopping: finishing the batch in hand', { signal });
-    wake?.();
-    const timedOut = await Promise.race([
-      loop.then(() => false),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), config.stopTimeoutMs).unref?.()),
-    ]);
-    if (timedOut) log.warn('batch in hand not finished in time; left pending for other workers', { timeoutMs: config.stopTimeoutMs });
-    await job.close().catch((err: unknown) => log.warn('closing the job failed', { err }));
-    server.close();
-    await Promise.allSettled([redis.quit().catch(() => redis.disconnect()), mongo.close()]);
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  /** Waits `ms`, or less when `stop` wakes it. */
+  #pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
 }

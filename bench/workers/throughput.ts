@@ -22,9 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { down as mongoDown, up as mongoUp } from '../../infra/mongo/server.ts';
 import { down as redisDown, up as redisUp } from '../../infra/redis/cluster.ts';
 import type { Cluster } from 'ioredis';
-import { connectMongo } from '../../src/mongo.ts';
-import { PRESENCE_PARTITIONS, presencePartition, presenceStreamKey } from '../../src/presence/redis.ts';
-import { connectCluster } from '../../src/redis.ts';
+import { connectMongo } from '../../src/mongo/connection.ts';
+import { PARTITIONS as PRESENCE_PARTITIONS, partitionOf as presencePartition, streamKey as presenceStreamKey } from '../../src/redis/codecs/presence-events.ts';
+import { connectCluster } from '../../src/redis/connection.ts';
 import { RedisRoomLog } from '../../src/rooms/redis.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

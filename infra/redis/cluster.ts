@@ -7,7 +7,7 @@
  * idempotent: a healthy cluster on those ports is reused. It prints `REDIS_CLUSTER_NODES=…` once
  * every node reports `cluster_state:ok` and every replica is in sync.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';

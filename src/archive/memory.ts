@@ -7,7 +7,7 @@
  * series once empty. A forgotten message is simply absent from reads, and storing it again stores
  * it anew.
  */
-import type { Message } from '../protocol.ts';
+import type { Message } from '@parley/client/wire';
 import type { Archive, ArchiveQuery } from './types.ts';
 
 export type MemoryArchiveOptions = {

@@ -5,8 +5,8 @@
  * share one), so storing a message again is a duplicate key, ignored: the first copy stays.
  */
 import type { Collection } from 'mongodb';
-import { type DbSource, isDuplicateKey, mongoUnavailable, resolveDb } from '../mongo.ts';
-import type { Message } from '../protocol.ts';
+import { type DbSource, isDuplicateKey, mongoUnavailable, resolveDb } from '../mongo/connection.ts';
+import type { Message } from '@parley/client/wire';
 import type { Archive, ArchiveQuery } from './types.ts';
 
 type MessageDoc = Message & { _id: string };

@@ -3,7 +3,7 @@
  * by REST history for pages older than the hot log holds.
  * Memory implementation: `memory.ts`; MongoDB (`parley.messages`): `mongo.ts`.
  */
-import type { Message } from '../protocol.ts';
+import type { Message } from '@parley/client/wire';
 
 export type ArchiveQuery = {
   /** Only messages with `seq > after`. */

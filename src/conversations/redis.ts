@@ -3,8 +3,8 @@
  * that grows with every add (the time in ms, or one more than the newest when adds come faster).
  */
 import type { Cluster } from 'ioredis';
-import { unavailable } from '../redis.ts';
-import { runScript, script } from '../redis-script.ts';
+import { unavailable } from '../redis/connection.ts';
+import { runScript, script } from '../redis/script.ts';
 import type { Conversations } from './types.ts';
 
 /** Rooms remembered per user, as in memory; the least recently added are forgotten first. */
@@ -25,19 +25,15 @@ return 1
 `);
 
 export type RedisConversationsOptions = {
-  /** Whether `close` disconnects the cluster (only when nothing else shares it). */
-  ownsConnection?: boolean;
   now?: () => number;
 };
 
 export class RedisConversations implements Conversations {
   readonly #redis: Cluster;
-  readonly #owns: boolean;
   readonly #now: () => number;
 
   constructor(redis: Cluster, opts: RedisConversationsOptions = {}) {
     this.#redis = redis;
-    this.#owns = opts.ownsConnection ?? false;
     this.#now = opts.now ?? Date.now;
   }
 
@@ -52,10 +48,8 @@ export class RedisConversations implements Conversations {
     return await this.#redis.zrevrange(key(user), 0, limit - 1).catch(unavailable);
   }
 
-  /** Disconnects only a cluster this store owns. */
-  async close(): Promise<void> {
-    if (this.#owns) await this.#redis.quit().catch(() => this.#redis.disconnect());
-  }
+  /** Nothing to release: the connection is shared, and closed by whoever made it (deps.ts). */
+  async close(): Promise<void> {}
 }
 
 const key = (user: string): string => `parley:{u:${user}}:rooms`;

@@ -1,5 +1,5 @@
 /** In-process presence with the same TTL logic as the distributed one. */
-import type { Member } from '../protocol.ts';
+import type { Member } from '@parley/client/wire';
 import type { ConnRef, Presence, Reaped, UserPresence } from './types.ts';
 
 export type MemoryPresenceOptions = {

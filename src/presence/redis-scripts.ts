@@ -2,7 +2,7 @@
  * Lua scripts of the Redis presence (`redis.ts`).
  * Each script touches keys of one hash tag only, so that it runs atomically on one shard.
  */
-import { script } from '../redis-script.ts';
+import { script } from '../redis/script.ts';
 
 /**
  * Whether the user has a live connection other than `skip`. Expects `conns` (a hash connId →

@@ -8,24 +8,25 @@
  * - `parley:{<room>}:members` hash `<user>|<connId>` → expiresAt.
  * - `parley:{exp:<k>}` (k < 16) sorted sets `[connId,user,instance]` by expiresAt: the expiry index,
  *   spread over the shards, from which `reap` claims due connections.
- * - `parley:presence:{p<n>}` (n < 8) streams of online/offline transitions for the presence worker.
+ * - `parley:presence:{p<n>}` (n < 8) streams of online/offline transitions for the presence worker:
+ *   `src/redis/codecs/presence-events.ts`.
  *
  * A step that spans two slots is not atomic; each is ordered so that a crash between steps leaves
  * at worst an entry that expires or is pruned later, never a live one removed.
  */
 import type { Cluster } from 'ioredis';
-import { fnv1a } from '../hash.ts';
 import { log } from '../log.ts';
-import type { Member, PresenceStatus } from '../protocol.ts';
-import { unavailable } from '../redis.ts';
-import { runScript } from '../redis-script.ts';
+import type { Member, PresenceStatus } from '@parley/client/wire';
+import * as PresenceEvents from '../redis/codecs/presence-events.ts';
+import { unavailable } from '../redis/connection.ts';
+import { fnv1a } from '../redis/hash.ts';
+import { runScript } from '../redis/script.ts';
 import * as S from './redis-scripts.ts';
 import type { ConnRef, Presence, Reaped, UserPresence } from './types.ts';
 
 /** Expiry index shards: enough to spread over the masters and to keep each claim small. */
 const INDEX_SHARDS = 16;
-/** Stream partitions of presence events; the presence worker reads each with a consumer group. */
-export const PRESENCE_PARTITIONS = 8;
+/** Presence events kept per stream partition. */
 const STREAM_MAXLEN = 100_000;
 /** Connections claimed per index and batch; a reap takes a few batches at most per index. */
 const CLAIM_BATCH = 500;
@@ -38,25 +39,12 @@ export type RedisPresenceOptions = {
   ttlMs: number;
   /** Clock of this instance; expiry times of all instances are compared with each other. */
   now?: () => number;
-  /** Whether `close` disconnects the cluster (only when nothing else shares it). */
-  ownsConnection?: boolean;
 };
-
-/** The stream of presence events for a user's partition. */
-export function presenceStreamKey(partition: number): string {
-  return `parley:presence:{p${partition}}`;
-}
-
-/** The partition of a user's presence events: one user's events stay in order. */
-export function presencePartition(user: string): number {
-  return fnv1a(user) % PRESENCE_PARTITIONS;
-}
 
 export class RedisPresence implements Presence {
   readonly #redis: Cluster;
   readonly #ttlMs: number;
   readonly #now: () => number;
-  readonly #owns: boolean;
   /** Keys left behind by a crash expire after this without refreshes: far beyond any TTL in use. */
   readonly #safetyMs: number;
 
@@ -64,7 +52,6 @@ export class RedisPresence implements Presence {
     this.#redis = redis;
     this.#ttlMs = opts.ttlMs;
     this.#now = opts.now ?? Date.now;
-    this.#owns = opts.ownsConnection ?? false;
     this.#safetyMs = Math.max(10 * opts.ttlMs, 60_000);
   }
 
@@ -208,10 +195,8 @@ export class RedisPresence implements Presence {
     return null;
   }
 
-  /** Disconnects the cluster only when this store owns it. */
-  async close(): Promise<void> {
-    if (this.#owns) await this.#redis.quit().catch(() => this.#redis.disconnect());
-  }
+  /** Nothing to release: the connection is shared, and closed by whoever made it (deps.ts). */
+  async close(): Promise<void> {}
 
   /** Removes the connection from its user (one script on the user's slot); see `S.REMOVE`. */
   async #remove(conn: ConnRef, now: number, lastSeen: string, claimedAt: string): Promise<Removal> {
@@ -235,9 +220,8 @@ export class RedisPresence implements Presence {
    * the user's next transition).
    */
   async #event(user: string, status: PresenceStatus, ts: number): Promise<void> {
-    const key = presenceStreamKey(presencePartition(user));
     await this.#redis
-      .xadd(key, 'MAXLEN', '~', STREAM_MAXLEN, '*', 'user', user, 'status', status, 'ts', String(ts))
+      .xadd(PresenceEvents.streamOf(user), 'MAXLEN', '~', STREAM_MAXLEN, '*', ...PresenceEvents.encode({ user, status, ts }))
       .catch((err: unknown) => log.warn('presence event not written', { user, status, err }));
   }
 }

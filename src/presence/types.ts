@@ -3,7 +3,7 @@
  * times, and expiry of connections whose instance stopped refreshing them.
  * Memory implementation: `memory.ts`; Redis Cluster: `redis.ts`.
  */
-import type { Member, PresenceStatus } from '../protocol.ts';
+import type { Member, PresenceStatus } from '@parley/client/wire';
 
 export type ConnRef = { id: string; user: string; instance: string };
 

@@ -1,6 +1,6 @@
 /** In-process room log: the embedded default, and the reference the Redis log is tested against. */
-import type { Message } from '../protocol.ts';
-import type { AppendInput, AppendResult, Position, ReadQuery, ReadResult, RoomHandler, RoomLog, Signal } from './types.ts';
+import type { Message } from '@parley/client/wire';
+import type { AppendInput, AppendResult, Latest, Position, ReadQuery, ReadResult, RoomHandler, RoomLog, Signal } from './types.ts';
 import { newEpoch, pageOf } from './page.ts';
 
 export type MemoryRoomLogOptions = {
@@ -70,6 +70,15 @@ export class MemoryRoomLog implements RoomLog {
   async head(roomName: string): Promise<Position> {
     const room = this.#room(roomName);
     return { epoch: room.epoch, seq: room.seq };
+  }
+
+  async latest(rooms: readonly string[]): Promise<Latest[]> {
+    this.#check();
+    return rooms.map((name) => {
+      const room = this.#rooms.get(name);
+      const message = room?.log[room.log.length - 1];
+      return message ? { seq: room.seq, message } : { seq: room?.seq ?? 0 };
+    });
   }
 
   async read(roomName: string, query: ReadQuery): Promise<ReadResult> {

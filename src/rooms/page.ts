@@ -1,5 +1,5 @@
 /** Paging over a gapless log, shared by every room log implementation. */
-import type { Message } from '../protocol.ts';
+import type { Message } from '@parley/client/wire';
 import type { ReadQuery } from './types.ts';
 
 /** A new random epoch: 12 base-36 characters. */

@@ -1,14 +1,14 @@
 /**
- * Defensive parsing of what the Redis room log reads back (stream entries, pub/sub payloads): the
- * data comes from outside this process, so nothing is trusted by its type alone.
+ * Defensive parsing of the room channel's pub/sub payloads: the data comes from outside this
+ * process, so nothing is trusted by its type alone. Stored messages (the room log's entries) are
+ * decoded by the room log's codec, `src/redis/codecs/room-log.ts`.
  */
-import type { Message } from '../protocol.ts';
+import { messageOf } from '../redis/codecs/room-log.ts';
 import type { RoomEvent } from './types.ts';
 
 type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
 
 function json(raw: unknown): unknown {
   if (typeof raw !== 'string') return undefined;
@@ -17,23 +17,6 @@ function json(raw: unknown): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** A stored message with exactly the fields of `Message`, or `null`. */
-export function messageOf(v: unknown): Message | null {
-  if (!isObj(v)) return null;
-  const { room, epoch, seq, from, text, ts, cid } = v;
-  if (typeof room !== 'string' || typeof epoch !== 'string' || !isSeq(seq)) return null;
-  if (typeof from !== 'string' || typeof text !== 'string' || typeof ts !== 'number' || !Number.isFinite(ts)) return null;
-  if (cid !== undefined && typeof cid !== 'string') return null;
-  const m: Message = { room, epoch, seq, from, text, ts };
-  if (cid !== undefined) m.cid = cid;
-  return m;
-}
-
-/** Parses a message's JSON as stored in the log; `null` when it is not one. */
-export function parseMessage(raw: unknown): Message | null {
-  return messageOf(json(raw));
 }
 
 /** Parses a room channel payload; `null` when it is not a room event. */

@@ -1,8 +1,11 @@
 /**
- * Key layout and Lua scripts of the Redis room log (`redis.ts`). Every key and the shard channel of
- * a room carry the hash tag `{room}`, so one script acts on one shard atomically.
+ * Key layout and Lua scripts of the Redis room log (`redis.ts`) and of what the archive worker
+ * reads of it (`redis-source.ts`). Every key and the shard channel of a room carry the hash tag
+ * `{room}`, so one script acts on one shard atomically. The log stream's entries: see
+ * `src/redis/codecs/room-log.ts`.
  */
-import { script } from '../redis-script.ts';
+import * as RoomLogEntries from '../redis/codecs/room-log.ts';
+import { script } from '../redis/script.ts';
 
 /** The keys and shard channel of one room. */
 export function roomKeys(room: string) {
@@ -10,15 +13,17 @@ export function roomKeys(room: string) {
   return {
     seq: `${tag}:seq`,
     epoch: `${tag}:epoch`,
-    log: `${tag}:log`,
+    log: RoomLogEntries.streamKey(room),
     channel: `${tag}:ch`,
     /** `from` never contains `:` (USER_RE), so `from:cid` is unambiguous whatever the cid holds. */
     cid: (from: string, cid: string) => `${tag}:cid:${from}:${cid}`,
+    /** "<epoch> <seq>": how far the archive worker has copied the log (`redis-source.ts`). */
+    archived: `${tag}:archived`,
   };
 }
 
-/** The stream field that holds a message's JSON. */
-export const FIELD = 'm';
+/** The log entry's field that holds a message's JSON. */
+const FIELD = RoomLogEntries.FIELD.message;
 
 /**
  * Append. KEYS: seq, epoch, log, cid key (unused without a cid), channel.
@@ -104,4 +109,41 @@ for _, e in ipairs(entries) do
   end
 end
 return out
+`);
+
+/**
+ * Range, for the archive worker. KEYS: epoch, log, archived. ARGV: count. Returns {epoch, start,
+ * message JSON…}: up to `count` messages of the current epoch from `start` on, where `start` is one
+ * past the archived position when it is of this epoch, else 1. An empty epoch ('') means the room
+ * has no log.
+ */
+export const RANGE = script(`
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then return {''} end
+local start = 1
+local cur = redis.call('GET', KEYS[3])
+if cur then
+  local e, s = string.match(cur, '^(%S+) (%d+)$')
+  if e == epoch then start = tonumber(s) + 1 end
+end
+local out = {epoch, start}
+local entries = redis.call('XRANGE', KEYS[2], string.format('%d', start) .. '-0', '+', 'COUNT', ARGV[1])
+for _, e in ipairs(entries) do
+  local f = e[2]
+  for i = 1, #f, 2 do
+    if f[i] == '${FIELD}' then out[#out + 1] = f[i + 1] end
+  end
+end
+return out
+`);
+
+/** Advance, for the archive worker. KEYS: archived. ARGV: epoch, seq. Moves the archived position forward only. */
+export const ADVANCE = script(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local e, s = string.match(cur, '^(%S+) (%d+)$')
+  if e == ARGV[1] and tonumber(s) >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])
+return 1
 `);

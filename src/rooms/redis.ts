@@ -5,24 +5,20 @@
  */
 import type { Cluster } from 'ioredis';
 import { ArchiveFeed } from '../archive/redis.ts';
-import type { Message } from '../protocol.ts';
-import { unavailable } from '../redis.ts';
-import { runScript } from '../redis-script.ts';
+import type { Message } from '@parley/client/wire';
+import * as RoomLogEntries from '../redis/codecs/room-log.ts';
+import { unavailable } from '../redis/connection.ts';
+import { runScript } from '../redis/script.ts';
 import { newEpoch } from './page.ts';
-import { APPEND, FIELD, HEAD, READ, roomKeys } from './redis-scripts.ts';
-import type { AppendInput, AppendResult, Position, ReadQuery, ReadResult, RoomEvent, RoomHandler, RoomLog, Signal } from './types.ts';
-import { parseEvent, parseMessage } from './redis-parse.ts';
+import { APPEND, HEAD, READ, roomKeys } from './redis-scripts.ts';
+import type { AppendInput, AppendResult, Latest, Position, ReadQuery, ReadResult, RoomEvent, RoomHandler, RoomLog, Signal } from './types.ts';
+import { parseEvent } from './redis-parse.ts';
 
 export type RedisRoomLogOptions = {
   /** Messages kept per room at least (XADD MAXLEN ~ trims in whole stream nodes, keeping some more). */
   hotWindow: number;
   /** How long a `(room, from, cid)` is remembered for idempotent resends. */
   idempotencyTtlMs: number;
-  /**
-   * Whether `close()` also quits the connection. Default false: the connection is shared by the
-   * Redis seams and closed by whoever made it (deps.ts).
-   */
-  ownsConnection?: boolean;
 };
 
 /** Counters for the metrics endpoint; delivery problems never throw, they are counted here. */
@@ -85,7 +81,7 @@ export class RedisRoomLog implements RoomLog {
       ]),
     );
     if (!Array.isArray(reply)) throw new Error('append: unexpected reply');
-    const message = parseMessage(reply[1]);
+    const message = RoomLogEntries.decodeMessage(reply[1]);
     if (!message) throw new Error('append: stored message does not parse');
     const duplicate = reply[0] === 1;
     if (!duplicate) this.#feed.mark(room);
@@ -107,6 +103,21 @@ export class RedisRoomLog implements RoomLog {
     return { epoch: reply[0], seq: reply[1] };
   }
 
+  /**
+   * One `XREVRANGE … COUNT 1` per room, all sent in the same turn: the auto-pipeline writes them to
+   * each master at once. A message's seq is its entry's, so the last entry gives both.
+   */
+  async latest(rooms: readonly string[]): Promise<Latest[]> {
+    this.#check();
+    const last = await this.#call(() => Promise.all(rooms.map((room) => this.#redis.xrevrange(roomKeys(room).log, '+', '-', 'COUNT', 1))));
+    return last.map(([entry]) => {
+      if (!entry) return { seq: 0 };
+      const message = RoomLogEntries.decode(entry[1]);
+      if (!message) throw new Error('latest: stored message does not parse');
+      return { seq: message.seq, message };
+    });
+  }
+
   async read(room: string, query: ReadQuery): Promise<ReadResult> {
     this.#check();
     const k = roomKeys(room);
@@ -120,7 +131,7 @@ export class RedisRoomLog implements RoomLog {
     }
     const messages: Message[] = [];
     for (const raw of rest) {
-      const m = parseMessage(raw);
+      const m = RoomLogEntries.decodeMessage(raw);
       if (!m) throw new Error('read: stored message does not parse');
       messages.push(m);
     }
@@ -174,6 +185,7 @@ export class RedisRoomLog implements RoomLog {
     };
   }
 
+  /** Leaves the connection open: it is shared, and closed by whoever made it (deps.ts). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -184,7 +196,6 @@ export class RedisRoomLog implements RoomLog {
     this.#subs.clear();
     // One channel per call: the cluster refuses multi-slot SUNSUBSCRIBE.
     await Promise.allSettled(channels.map((c) => this.#redis.sunsubscribe(c)));
-    if (this.#opts.ownsConnection) await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 
   /** Runs a command, turning connection failures into `BackendUnavailable`. */
@@ -240,14 +251,13 @@ export class RedisRoomLog implements RoomLog {
   async #fillGap(sub: Sub, to: number): Promise<void> {
     let entries: [string, string[]][];
     try {
-      entries = await this.#redis.xrange(roomKeys(sub.room).log, `${sub.last + 1}-0`, `${to}-0`);
+      entries = await this.#redis.xrange(roomKeys(sub.room).log, RoomLogEntries.entryId(sub.last + 1), RoomLogEntries.entryId(to));
     } catch {
       this.stats.gapReadFailures++;
       return;
     }
     for (const [, fields] of entries) {
-      const i = fields.indexOf(FIELD);
-      const m = i >= 0 && i % 2 === 0 ? parseMessage(fields[i + 1]) : null;
+      const m = RoomLogEntries.decode(fields);
       if (!m || m.epoch !== sub.epoch || m.seq <= sub.last) continue;
       sub.last = m.seq;
       this.stats.gapFilled++;

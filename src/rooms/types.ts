@@ -2,10 +2,13 @@
  * The room log: an ordered, gapless, per-room message log with publish/subscribe.
  * Memory implementation: `memory.ts`; Redis Cluster: `redis.ts`.
  */
-import type { Message, PresenceStatus } from '../protocol.ts';
+import type { Message, PresenceStatus } from '@parley/client/wire';
 
 /** A position in a room: `seq` 0 means "before the first message". */
 export type Position = { epoch: string; seq: number };
+
+/** A room's latest seq and, unless it is empty, its last message. */
+export type Latest = { seq: number; message?: Message };
 
 export type AppendInput = { from: string; text: string; cid?: string };
 
@@ -63,6 +66,11 @@ export interface RoomLog {
   /** The room's epoch and latest seq; creates the epoch of a room that has none. */
   head(room: string): Promise<Position>;
 
+  /**
+   * Each room's latest seq and last message (none in an empty room), in the order asked: one batched
+   * read for all of them. A room without a log answers seq 0, and is not created.
+   */
+  latest(rooms: readonly string[]): Promise<Latest[]>;
   /** Reads a page of messages by position; see `ReadQuery`. */
   read(room: string, query: ReadQuery): Promise<ReadResult>;
 

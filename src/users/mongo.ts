@@ -19,8 +19,8 @@
  * partition). `auto` picks by asking the server what it is.
  */
 import type { Collection } from 'mongodb';
-import { type DbSource, isDuplicateKey, mongoUnavailable, resolveDb } from '../mongo.ts';
-import type { PresenceStatus } from '../protocol.ts';
+import { type DbSource, isDuplicateKey, mongoUnavailable, resolveDb } from '../mongo/connection.ts';
+import type { PresenceStatus } from '@parley/client/wire';
 import type { UserState, UserStore, UserTransition } from './types.ts';
 
 type UserDoc = { _id: string; status: PresenceStatus; lastSeen: number; updatedAt: number };

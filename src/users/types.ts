@@ -3,7 +3,7 @@
  * presence event streams, read by the chat instances for users who are offline.
  * Memory implementation: `memory.ts`; MongoDB (`parley.users`): `mongo.ts`.
  */
-import type { PresenceStatus } from '../protocol.ts';
+import type { PresenceStatus } from '@parley/client/wire';
 
 /** A user's stored state; `updatedAt` is the time of the transition that produced it. */
 export type UserState = { user: string; status: PresenceStatus; lastSeen: number; updatedAt: number };

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Archive } from '../../src/archive/types.ts';
-import type { Message } from '../../src/protocol.ts';
+import type { Message } from '@parley/client/wire';
 import { Resources, uid } from './util.ts';
 
 export type ArchiveFactory = () => Promise<{ store: Archive; cleanup(): Promise<void> }>;

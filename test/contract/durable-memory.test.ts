@@ -1,7 +1,7 @@
 /** The durable seam contracts (`UserStore`, `Archive`) against the embedded memory implementations. */
 import { describe, expect, it } from 'vitest';
 import { MemoryArchive } from '../../src/archive/memory.ts';
-import type { Message } from '../../src/protocol.ts';
+import type { Message } from '@parley/client/wire';
 import { MemoryUserStore } from '../../src/users/memory.ts';
 import { archiveContract } from './archive.ts';
 import { userStoreContract } from './users.ts';

@@ -6,7 +6,7 @@
 import type { Db, MongoClient } from 'mongodb';
 import { afterAll, inject } from 'vitest';
 import { MongoArchive } from '../../src/archive/mongo.ts';
-import { connectMongo, ensureIndexes } from '../../src/mongo.ts';
+import { connectMongo, ensureIndexes } from '../../src/mongo/connection.ts';
 import { MongoUserStore } from '../../src/users/mongo.ts';
 import { archiveContract } from './archive.ts';
 import { userStoreContract } from './users.ts';

@@ -4,20 +4,20 @@
  */
 import type { Cluster } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { Message } from '../../src/protocol.ts';
-import { connectCluster } from '../../src/redis.ts';
+import type { Message } from '@parley/client/wire';
+import * as RoomLogEntries from '../../src/redis/codecs/room-log.ts';
 import { RedisRoomLog } from '../../src/rooms/redis.ts';
-import { FIELD, roomKeys } from '../../src/rooms/redis-scripts.ts';
+import { roomKeys } from '../../src/rooms/redis-scripts.ts';
 import type { RoomEvent } from '../../src/rooms/types.ts';
+import { onOwnConnection } from './redis-util.ts';
 import { DEFAULT_ROOMLOG_OPTIONS, roomLogContract } from './roomlog.ts';
 import { Resources, uid, waitFor } from './util.ts';
 
 const nodes = () => inject('redisNodes');
 
 async function makeRoomLog(opts: { hotWindow: number; idempotencyTtlMs: number }) {
-  const cluster = await connectCluster({ nodes: nodes() });
-  const log = new RedisRoomLog(cluster, { ...opts, ownsConnection: true });
-  return { log, cluster, cleanup: () => log.close() };
+  const made = await onOwnConnection(nodes(), (cluster) => new RedisRoomLog(cluster, { hotWindow: opts.hotWindow, idempotencyTtlMs: opts.idempotencyTtlMs }));
+  return { log: made.store, cluster: made.cluster, cleanup: made.cleanup };
 }
 
 /** Stores a message the way the append script does but publishes nothing: a lost publication. */
@@ -25,7 +25,7 @@ async function appendUnpublished(cluster: Cluster, r: string, epoch: string, tex
   const k = roomKeys(r);
   const seq = await cluster.incr(k.seq);
   const message: Message = { room: r, epoch, seq, from: 'bob', text, ts: Date.now() };
-  await cluster.xadd(k.log, `${seq}-0`, FIELD, JSON.stringify(message));
+  await cluster.xadd(k.log, RoomLogEntries.entryId(seq), ...RoomLogEntries.encode(message));
   return message;
 }
 

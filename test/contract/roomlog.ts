@@ -222,4 +222,21 @@ function readContract(use: UseRoomLog): void {
       expect(seqs(all).every((s, i) => s === oldest + i)).toBe(true); // gapless
     });
   });
+
+  describe('latest', () => {
+    it("gives each room's last message and seq in the order asked, and seq 0 for a room never used", async () => {
+      const log = await use({ hotWindow: 10 });
+      const [busy, quiet, unused] = [room(), room(), room()];
+      await appendN(log, busy, 25, 'bob');
+      const only = await log.append(quiet, { from: 'carol', text: 'just one', cid: 'c1' });
+      const latest = await log.latest([unused, busy, quiet, busy]);
+      expect(latest.map((l) => l.seq)).toEqual([0, 25, 1, 25]);
+      expect(latest[0]?.message).toBeUndefined();
+      expect(latest[1]?.message).toMatchObject({ room: busy, seq: 25, from: 'bob', text: 'm25' });
+      expect(latest[2]?.message).toEqual(only.message);
+      expect(await log.latest([])).toEqual([]);
+      // Asking did not create the unused room: its first message still starts at 1.
+      expect((await log.append(unused, { from: 'alice', text: 'first' })).message.seq).toBe(1);
+    });
+  });
 }

@@ -12,7 +12,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { build } from '../../infra/mongo/server.ts';
 import { down, up } from '../../infra/redis/cluster.ts';
-import { connectCluster } from '../../src/redis.ts';
+import { connectCluster } from '../../src/redis/connection.ts';
 import { type Client, type Server, closeAllClients, connect, eventually, rest, startServer, uid } from './server.ts';
 import { type Worker, dbName, mongoUrlFor, pool, startWorker, stopAllWorkers } from './workers.ts';
 

@@ -2,7 +2,7 @@
 import WebSocket from 'ws';
 import type { Server } from './server.ts';
 
-// ---- server → client frames, as PROTOCOL.md states them (deliberately not the server's own types)
+// ---- server → client frames, as docs/protocol.md states them (deliberately not the server's own types)
 
 export type Message = { room: string; epoch: string; seq: number; from: string; text: string; ts: number; cid?: string };
 export type Member = { user: string; status: 'online' | 'offline'; lastSeen?: number };

@@ -1,7 +1,7 @@
 /**
  * Fuzz: 100,000 random, truncated, oversized and wrong-typed frames across many connections on two
  * Node instances sharing a Redis Cluster. Every instance stays up, every frame gets exactly the
- * answer PROTOCOL.md allows (an `error` with the right code and cid, an ack, a close 1009 …), and
+ * answer docs/protocol.md allows (an `error` with the right code and cid, an ack, a close 1009 …), and
  * the instances' heap returns to its baseline once the sockets are gone.
  *
  * Reproduce a failure with the seed it prints: `FUZZ_SEED=<seed> npx vitest run test/e2e/fuzz.test.ts`.
@@ -422,7 +422,7 @@ function table(stats: Stats, ms: number): string {
   lines.push(`closes by code: ${[...stats.closes.entries()].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'}; reconnects: ${stats.reconnects}`);
   lines.push(`unsolicited events: ${[...stats.unsolicited.entries()].map(([k, v]) => `${k} ${v}`).join(', ')}; message seq gaps seen: ${stats.gaps}`);
   if (stats.grey.size) {
-    lines.push('where PROTOCOL.md is silent or ambiguous (accepted, for the record):');
+    lines.push('where docs/protocol.md is silent or ambiguous (accepted, for the record):');
     for (const [g, m] of stats.grey) lines.push(`  ${g}: ${[...m.entries()].map(([k, v]) => `${k} ${v}`).join(', ')}`);
   }
   lines.push(`failures: ${stats.failureCount}`);
@@ -457,7 +457,7 @@ afterAll(async () => {
 });
 
 describe('fuzz', () => {
-  it(`${FRAMES} random frames over ${SOCKETS} sockets on two instances: every frame answered per PROTOCOL.md, no instance harmed, no leak`, async () => {
+  it(`${FRAMES} random frames over ${SOCKETS} sockets on two instances: every frame answered per docs/protocol.md, no instance harmed, no leak`, async () => {
     console.log(`fuzz: seed ${SEED} (FUZZ_SEED=${SEED} reproduces this run)`);
     const pids = servers.map((s) => s.pid);
     const starts = (await Promise.all(servers.map(memory))).map((m) => m.start);

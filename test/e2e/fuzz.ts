@@ -1,7 +1,7 @@
 /**
- * Frame fuzzing for the WebSocket wire contract (PROTOCOL.md): a seeded PRNG, generators of client
+ * Frame fuzzing for the WebSocket wire contract (docs/protocol.md): a seeded PRNG, generators of client
  * frames of many kinds (valid, truncated, wrong-typed, oversized, binary, invalid UTF-8, …) and an
- * oracle that says, from the frame's bytes and the socket's state alone, which answers PROTOCOL.md
+ * oracle that says, from the frame's bytes and the socket's state alone, which answers docs/protocol.md
  * allows. The oracle is written from the protocol text, not from the server's schemas; where the
  * protocol is silent it follows what a client author would expect and tags the frame `grey`.
  */
@@ -49,7 +49,7 @@ export function fuzzSeed(): number {
   return Math.floor(Math.random() * 2 ** 32) >>> 0;
 }
 
-// ---------------------------------------------------------------- protocol facts (from PROTOCOL.md)
+// ---------------------------------------------------------------- protocol facts (from docs/protocol.md)
 
 export const FRAME_LIMIT = 16 * 1024;
 const TEXT_MAX = 4000;
@@ -92,7 +92,7 @@ export type Expectation = {
   key?: string;
   /** Changes the socket's state or ends it: sent alone, with nothing else in flight. */
   barrier: boolean;
-  /** Where PROTOCOL.md is silent or ambiguous about this frame. */
+  /** Where docs/protocol.md is silent or ambiguous about this frame. */
   grey?: string;
 };
 
@@ -106,7 +106,7 @@ function err(codes: string | string[], cid: string | null | 'any'): Want {
   return { type: 'error', codes: Array.isArray(codes) ? codes : [codes], cid };
 }
 
-/** What PROTOCOL.md allows as the answer to `frame` on a socket in `state`. */
+/** What docs/protocol.md allows as the answer to `frame` on a socket in `state`. */
 export function expectationOf(frame: Frame, state: SocketState): Expectation {
   const one = (w: Want, extra: Partial<Expectation> = {}): Expectation => ({ wants: [w], barrier: false, ...extra });
   if (frame.data.length > FRAME_LIMIT) return one({ type: 'close', code: 1009 }, { barrier: true });
@@ -116,9 +116,9 @@ export function expectationOf(frame: Frame, state: SocketState): Expectation {
   try {
     text = utf8.decode(frame.data);
   } catch {
-    // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with 1007. PROTOCOL.md
+    // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with 1007. docs/protocol.md
     // lists neither the case nor the code.
-    return one({ type: 'close', code: 1007 }, { barrier: true, grey: 'invalid UTF-8 text → 1007 (not in PROTOCOL.md)' });
+    return one({ type: 'close', code: 1007 }, { barrier: true, grey: 'invalid UTF-8 text → 1007 (not in docs/protocol.md)' });
   }
   let data: unknown;
   try {
@@ -169,7 +169,7 @@ export function expectationOf(frame: Frame, state: SocketState): Expectation {
         if (id.startsWith('#')) e.key = `h:${id}`;
         return e;
       }
-      return refuse('invalid_message', cid, grey ?? 'heartbeat id: PROTOCOL.md names no type or bound');
+      return refuse('invalid_message', cid, grey ?? 'heartbeat id: docs/protocol.md names no type or bound');
     }
     case 'send': {
       const room = data['room'];
@@ -202,7 +202,7 @@ export function expectationOf(frame: Frame, state: SocketState): Expectation {
       const hasRoom = data['room'] !== undefined;
       const hasWith = data['with'] !== undefined;
       if (hasRoom && hasWith) {
-        // PROTOCOL.md shows the two forms apart; both at once is not described.
+        // docs/protocol.md shows the two forms apart; both at once is not described.
         return { wants: [err(['invalid_message', 'forbidden'], laterCid), { type: 'joined', room: String(data['room']) }, ...(typeof data['with'] === 'string' ? [{ type: 'joined', room: dmOf(user, data['with']) } as Want] : [])], barrier: true, grey: 'join with both room and with' };
       }
       if (hasWith) {
@@ -215,10 +215,10 @@ export function expectationOf(frame: Frame, state: SocketState): Expectation {
       const since = data['since'];
       let sinceGrey: string | undefined;
       if (since !== undefined) {
-        if (!isPlainObject(since)) return refuse('invalid_message', laterCid, since === null ? 'since: null (PROTOCOL.md: optional)' : laterGrey);
+        if (!isPlainObject(since)) return refuse('invalid_message', laterCid, since === null ? 'since: null (docs/protocol.md: optional)' : laterGrey);
         const { epoch, seq } = since;
         if (typeof epoch !== 'string' || typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0) return refuse('invalid_message', laterCid, laterGrey);
-        if (epoch.length > 64) return refuse('invalid_message', laterCid, 'since.epoch longer than 64 (PROTOCOL.md: opaque string)');
+        if (epoch.length > 64) return refuse('invalid_message', laterCid, 'since.epoch longer than 64 (docs/protocol.md: opaque string)');
         if (seq > Number.MAX_SAFE_INTEGER) sinceGrey = 'since.seq beyond 2^53';
       }
       const access = roomCheck(room, user);
@@ -311,7 +311,6 @@ export type GenContext = {
 };
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const ROOMCH = `${ALNUM}_-`;
 function word(rng: Rng, n: number, alphabet = ALNUM): string {
   let s = '';
   for (let i = 0; i < n; i++) s += alphabet[Math.floor(rng.next() * alphabet.length)];

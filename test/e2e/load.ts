@@ -1,12 +1,12 @@
 /**
- * A steady chat load of typed clients (src/client.ts) for the topology tests: many users in several
+ * A steady chat load of typed clients (@parley/client) for the topology tests: many users in several
  * rooms, sending at a steady rate, recording what each one receives, when its socket closed, and
  * when it was connected and resumed again. At the end, `verify` checks every client's view of every
  * room it is in: gapless, without duplicates, and holding every acknowledged message.
  */
 import WebSocket from 'ws';
-import { type Ack, ParleyClient } from '../../src/client.ts';
-import type { Message } from '../../src/wire.ts';
+import { type Ack, ParleyClient } from '@parley/client';
+import type { Message } from '@parley/client/wire';
 
 export type LoadOptions = {
   /** Balancer URL (http://…). */

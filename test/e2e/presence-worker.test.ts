@@ -7,8 +7,8 @@ import type { Cluster } from 'ioredis';
 import { type Collection, MongoClient } from 'mongodb';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { down, up } from '../../infra/redis/cluster.ts';
-import { PRESENCE_PARTITIONS, presencePartition, presenceStreamKey } from '../../src/presence/redis.ts';
-import { connectCluster } from '../../src/redis.ts';
+import { PARTITIONS as PRESENCE_PARTITIONS, partitionOf as presencePartition, streamKey as presenceStreamKey } from '../../src/redis/codecs/presence-events.ts';
+import { connectCluster } from '../../src/redis/connection.ts';
 import { type Client, type Server, closeAllClients, connect, eventually, rest, sleep, startServer, uid } from './server.ts';
 import { type Worker, dbName, groupBacklog, mongoUrlFor, pool, startWorker, stopAllWorkers } from './workers.ts';
 

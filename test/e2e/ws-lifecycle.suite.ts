@@ -57,7 +57,7 @@ export function wsLifecycleSuite(runtime: Runtime): void {
       const beat = setInterval(() => live.send({ type: 'heartbeat', id: 1 }), 300);
       try {
         // Neither answers pings nor sends anything. Node notices the missed pongs; Deno, which has
-        // no server ping API, the missing heartbeats. Both close with 4000 (PROTOCOL.md).
+        // no server ping API, the missing heartbeats. Both close with 4000 (docs/protocol.md).
         const dead = await connect(server, mute, { autoPong: false });
         expect((await rest(server, 'GET', `/v1/users/${mute}/presence`, { user: alive })).json).toMatchObject({ status: 'online' });
         const { code } = await closeOf(dead, 10_000);

@@ -1,5 +1,5 @@
 /**
- * The WebSocket contract of PROTOCOL.md, end to end against a real server process. One suite,
+ * The WebSocket contract of docs/protocol.md, end to end against a real server process. One suite,
  * run against every runtime (see ws.node.test.ts and ws.deno.test.ts), like crossws does.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

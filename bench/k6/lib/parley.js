@@ -1,4 +1,4 @@
-// k6 adapter for parley's wire protocol (../../../../shared/PROTOCOL.md, /ws with JSON text frames).
+// k6 adapter for parley's wire protocol (docs/protocol.md, /ws with JSON text frames).
 // Every scenario talks to a chat backend only through `openClient`, so the same scenario drives parley
 // and the Socket.IO peer (./socketio.js exports the same interface).
 import { WebSocket } from 'k6/websockets';

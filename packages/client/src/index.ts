@@ -1,0 +1,316 @@
+/**
+ * The typed client of the chat service (docs/protocol.md v1). Runtime-neutral: it uses only fetch,
+ * timers and a WebSocket constructor it is given, so it runs in browsers, Deno and Node (`ws`).
+ *
+ * What it guarantees the application: per room, `message` events in seq order and each once, across
+ * reconnects and gaps; sends acked or rejected, resent by the same `cid` after a reconnect; joined
+ * rooms resumed with `since`; a `reset` event when a room's log was lost.
+ */
+import { CLOSE, directRoom, type Member, type ServerFrame } from './wire.ts';
+import { decodeFrames } from './decode.ts';
+import { Emitter } from './emitter.ts';
+import { Heartbeat } from './heartbeat.ts';
+import { authHeaders, resolveOptions, socketUrl, type ResolvedOptions } from './options.ts';
+import { Outbox } from './outbox.ts';
+import { backoffDelay, shouldReconnect } from './policy.ts';
+import { fetchConversations, historyFetcher, jsonGetter, type Conversation, type GetJson } from './rest.ts';
+import type { PendingSend } from './outbox.ts';
+import { Rooms } from './rooms.ts';
+import {
+  ClientError,
+  type Ack,
+  type ClientEvents,
+  type ClientOptions,
+  type ClientState,
+  type WebSocketLike,
+} from './types.ts';
+
+export * from './types.ts';
+export { backoffDelay, shouldReconnect, STOP_CODES, BACKOFF } from './policy.ts';
+export type { Conversation } from './rest.ts';
+
+const WS_OPEN = 1;
+
+/**
+ * One client session. Usage: `new ParleyClient(opts)`, register listeners with `on`, `connect()`,
+ * `join(...)`, `send(...)`. Methods never throw on a closed or reconnecting socket: joins and sends
+ * wait for the next connection; typing is dropped.
+ */
+/** Resends of a send refused with `unavailable` before it fails: about 15 s of backoff in all. */
+const UNAVAILABLE_RETRIES = 5;
+
+export class ParleyClient extends Emitter<ClientEvents> {
+  readonly #o: ResolvedOptions;
+  #ws: WebSocketLike | null = null;
+  // Client-local number of the current socket; tells which sends were written to it.
+  #conn = 0;
+  #state: ClientState = 'idle';
+  #attempt = 0;
+  #reconnectTimer: unknown = null;
+  #user: string | undefined;
+  readonly #rooms: Rooms;
+  readonly #outbox: Outbox;
+  readonly #heartbeat: Heartbeat;
+  readonly #get: GetJson;
+
+  /** Creates a client; nothing happens until `connect()`. */
+  constructor(options: ClientOptions) {
+    super();
+    this.#o = resolveOptions(options);
+    this.#user = options.token === undefined ? options.user : undefined;
+    this.#outbox = new Outbox(this.#o.random);
+    this.#heartbeat = new Heartbeat({
+      timers: this.#o.timers,
+      retryDelay: this.#o.retryDelay,
+      maxRetries: this.#o.maxRetries,
+      send: (id) => this.#write({ type: 'heartbeat', id }),
+      // The server's own code for the same condition; the client's close is local either way.
+      broken: () => this.#drop(CLOSE.heartbeatTimeout, 'heartbeat timeout'),
+    });
+    this.#get = jsonGetter(this.#o.url, this.#o.fetch, () => authHeaders(this.#o));
+    const fetchAfter = historyFetcher(this.#get);
+    this.#rooms = new Rooms({
+      me: () => this.#user,
+      emit: (event, payload) => this.emit(event, payload),
+      streamDeps: (room) => ({
+        fetchAfter,
+        deliver: (m) => this.emit('message', m),
+        reset: (epoch, previousEpoch, messages) => this.emit('reset', { room, epoch, previousEpoch, messages }),
+        error: (err) => this.emit('error', err),
+      }),
+    });
+  }
+
+  /** The connection state; every change is also a `state` event. */
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** The user name: from the options in dev auth, from `hello` once connected. */
+  get user(): string | undefined {
+    return this.#user;
+  }
+
+  /** Opens the connection; from then on the client reconnects by itself until `close()` or a stop code. */
+  connect(): void {
+    if (this.#state === 'idle') this.#open();
+  }
+
+  /** Closes for good (code 1000); pending sends are rejected with `closed`. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    const ws = this.#ws;
+    this.#teardown();
+    this.#rooms.dispose();
+    this.#setState('closed');
+    this.#outbox.failAll(() => new ClientError('closed', 'client closed'));
+    if (ws) closeQuietly(ws, 1000, 'client closed');
+    this.emit('close', { code: 1000, reason: 'client closed' });
+  }
+
+  /** Joins a public room (or a direct room by name); kept joined across reconnects until `leave`. */
+  join(room: string): void {
+    if (this.#rooms.want(room)) this.#write({ type: 'join', room });
+  }
+
+  /**
+   * Opens the direct room with `user`. Returns its name when the own user name is known (always in
+   * dev auth; after `hello` with a token), else `null`: the `joined` event names it then.
+   */
+  joinDirect(user: string): string | null {
+    if (this.#rooms.wantDirect(user)) this.#write({ type: 'join', with: user });
+    return this.#user === undefined ? null : directRoom(this.#user, user);
+  }
+
+  /** Leaves `room`: no more events from it; its pending sends are rejected with `left`. */
+  leave(room: string): void {
+    const was = this.#rooms.forget(room);
+    this.#outbox.failAll(() => new ClientError('left', `left ${room}`), room);
+    if (was) this.#write({ type: 'leave', room });
+  }
+
+  /** Tells the room's other members that the user is typing; dropped while not joined. */
+  typing(room: string): void {
+    if (this.#rooms.isJoined(room)) this.#write({ type: 'typing', room });
+  }
+
+  /**
+   * Posts `text` to `room`. Resolves with the server's ack; rejects with a `ClientError` when the
+   * server refuses it (error frame with its cid), or on `leave`/`close`/a stop code. Survives
+   * reconnects: an unacked send is resent with the same cid once the room is joined again, and the
+   * server stores it only once.
+   */
+  send(room: string, text: string): Promise<Ack> {
+    const { entry, promise } = this.#outbox.add(room, text);
+    // While a join is under way, wait for `joined`: sending before it would be refused (not_member).
+    if (!this.#rooms.awaitsJoin(room)) this.#sendPending(entry);
+    return promise;
+  }
+
+  /** The room's members as last reported by `joined` and `presence` frames. */
+  members(room: string): Member[] {
+    return this.#rooms.members(room);
+  }
+
+  /** The user's rooms, most recent first (`GET /v1/conversations`). Rejects with a `ClientError`. */
+  conversations(): Promise<Conversation[]> {
+    return fetchConversations(this.#get);
+  }
+
+  /** The position of the last message delivered in `room` (what a resume sends as `since`). */
+  position(room: string): { epoch: string; seq: number } | undefined {
+    return this.#rooms.position(room);
+  }
+
+  #open(): void {
+    this.#setState(this.#conn === 0 ? 'connecting' : 'reconnecting');
+    const ws = new this.#o.WebSocket(socketUrl(this.#o));
+    this.#ws = ws;
+    this.#conn++;
+    ws.onmessage = (ev: { data: unknown }) => {
+      if (this.#ws !== ws) return;
+      for (const frame of decodeFrames(ev.data)) this.#handle(frame);
+    };
+    ws.onclose = (ev: { code: number; reason: string }) => {
+      if (this.#ws === ws) this.#closed(ev.code, ev.reason);
+    };
+    ws.onerror = ignoreError;
+  }
+
+  #handle(f: ServerFrame): void {
+    switch (f.type) {
+      case 'hello':
+        return this.#hello(f);
+      case 'joined':
+        if (this.#rooms.joined(f)) for (const p of this.#outbox.forRoom(f.room)) this.#resend(p);
+        return;
+      case 'message': {
+        const { type: _, ...message } = f;
+        return this.#rooms.message(message);
+      }
+      case 'ack':
+        if (f.cid !== undefined) this.#outbox.ack({ cid: f.cid, room: f.room, epoch: f.epoch, seq: f.seq, ts: f.ts });
+        return;
+      case 'error': {
+        if (f.code === 'unavailable' && f.cid !== undefined && this.#retryLater(f.cid)) return;
+        const err = new ClientError(f.code, f.message, f.cid);
+        if (f.cid === undefined || !this.#outbox.fail(f.cid, err)) this.emit('error', err);
+        return;
+      }
+      case 'presence': {
+        this.#rooms.presence(f);
+        const { type: _, ...event } = f;
+        return this.emit('presence', event);
+      }
+      case 'typing':
+        return this.emit('typing', { room: f.room, user: f.user });
+      case 'heartbeat':
+        return this.#heartbeat.answer(f.id);
+      case 'left':
+        this.#rooms.left(f.room);
+        return this.emit('left', { room: f.room });
+      case 'batch': // decodeFrames already unwrapped batches, in order
+        return;
+    }
+  }
+
+  #hello(f: Extract<ServerFrame, { type: 'hello' }>): void {
+    this.#user = f.user;
+    this.#attempt = 0;
+    this.#setState('open');
+    this.#heartbeat.start(f.heartbeatMs > 0 ? f.heartbeatMs : this.#o.heartbeatMs);
+    this.emit('open', { user: f.user, conn: f.conn, instance: f.instance, heartbeatMs: f.heartbeatMs });
+    for (const frame of this.#rooms.joinFrames()) this.#write(frame);
+    // Sends to rooms never joined: let the server answer them (not_member) rather than hold them.
+    for (const p of this.#outbox.pending()) if (!this.#rooms.awaitsJoin(p.room)) this.#resend(p);
+  }
+
+  /**
+   * A send refused with `unavailable` (a backend outage or failover) may or may not be stored:
+   * resend it by the same cid with backoff, which is safe either way. False once it was refused
+   * too often, so that the caller fails it.
+   */
+  #retryLater(cid: string): boolean {
+    const tries = this.#outbox.refused(cid);
+    if (tries === 0 || tries > UNAVAILABLE_RETRIES) return false;
+    this.#o.timers.setTimeout(() => {
+      const p = this.#outbox.get(cid);
+      if (p) this.#sendPending(p);
+    }, backoffDelay(tries - 1, this.#o.random));
+    return true;
+  }
+
+  /** Writes a pending send unless this socket already carried it. */
+  #resend(p: PendingSend): void {
+    if (p.sentOn !== this.#conn) this.#sendPending(p);
+  }
+
+  #sendPending(p: PendingSend): void {
+    if (this.#write({ type: 'send', room: p.room, text: p.text, cid: p.cid })) p.sentOn = this.#conn;
+  }
+
+  #closed(code: number, reason: string): void {
+    this.#teardown();
+    if (!shouldReconnect(code)) {
+      this.#rooms.dispose();
+      this.#setState('closed');
+      this.#outbox.failAll(() => new ClientError('closed', `closed by server: ${code} ${reason}`));
+      this.emit('close', { code, reason });
+      return;
+    }
+    const delay = backoffDelay(this.#attempt++, this.#o.random);
+    this.#setState('reconnecting');
+    this.emit('close', { code, reason, reconnectInMs: delay });
+    this.#reconnectTimer = this.#o.timers.setTimeout(() => {
+      this.#reconnectTimer = null;
+      this.#open();
+    }, delay);
+  }
+
+  /** Gives up on a socket the client judged broken: it may never report its own close. */
+  #drop(code: number, reason: string): void {
+    const ws = this.#ws;
+    if (!ws) return;
+    closeQuietly(ws, code, reason);
+    this.#closed(code, reason);
+  }
+
+  #teardown(): void {
+    this.#ws = null;
+    this.#rooms.connectionLost();
+    this.#heartbeat.stop();
+    if (this.#reconnectTimer !== null) this.#o.timers.clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+  }
+
+  /** Writes a frame once `hello` came on the current socket; false (dropped) otherwise. */
+  #write(frame: object): boolean {
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== WS_OPEN || this.#state !== 'open') return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  #setState(s: ClientState): void {
+    if (this.#state === s) return;
+    this.#state = s;
+    this.emit('state', s);
+  }
+}
+
+/**
+ * Socket errors are always followed by a close event, which is where the client acts. The handler
+ * must still exist, also on abandoned sockets: `ws` (Node) throws an 'error' event nobody listens to.
+ */
+function ignoreError(): void {}
+
+/** Abandons a socket: no more events from it, and a close that cannot throw. */
+function closeQuietly(ws: WebSocketLike, code: number, reason: string): void {
+  ws.onopen = ws.onmessage = ws.onclose = null;
+  ws.onerror = ignoreError;
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Closing a socket that is still connecting or already dead may throw; it is abandoned either way.
+  }
+}

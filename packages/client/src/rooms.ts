@@ -1,0 +1,146 @@
+/**
+ * The client's rooms: which ones the application wants to be in, which are joined on the current
+ * socket, their members, and one `RoomStream` (position, ordering, gap fill) per room joined before.
+ */
+import { directRoom, type Member, type Message, type ServerFrame } from './wire.ts';
+import { RoomStream, type RoomStreamDeps } from './room-stream.ts';
+import type { ClientEvents } from './types.ts';
+
+type JoinedFrame = Extract<ServerFrame, { type: 'joined' }>;
+type PresenceFrame = Extract<ServerFrame, { type: 'presence' }>;
+export type JoinFrame = { type: 'join'; room: string; since?: { epoch: string; seq: number } } | { type: 'join'; with: string };
+
+export type RoomsDeps = {
+  /** The own user name, once known. */
+  me(): string | undefined;
+  emit<K extends keyof ClientEvents>(event: K, payload: ClientEvents[K]): void;
+  streamDeps(room: string): RoomStreamDeps;
+};
+
+export class Rooms {
+  readonly #wanted = new Set<string>();
+  // Users whose direct room was asked for by `with` and not confirmed by `joined` yet.
+  readonly #wantedDirect = new Set<string>();
+  readonly #joinedOnConn = new Set<string>();
+  readonly #members = new Map<string, Map<string, Member>>();
+  readonly #streams = new Map<string, RoomStream>();
+
+  constructor(private readonly deps: RoomsDeps) {}
+
+  /** Records the wish to be in `room`; false when it was already recorded. */
+  want(room: string): boolean {
+    if (this.#wanted.has(room)) return false;
+    this.#wanted.add(room);
+    return true;
+  }
+
+  /** Records the wish to be in the direct room with `user`; false when already recorded. */
+  wantDirect(user: string): boolean {
+    const me = this.deps.me();
+    if (me !== undefined && this.#wanted.has(directRoom(me, user))) return false;
+    if (this.#wantedDirect.has(user)) return false;
+    this.#wantedDirect.add(user);
+    return true;
+  }
+
+  /** Forgets `room` entirely; true when it was wanted. */
+  forget(room: string): boolean {
+    this.#streams.get(room)?.dispose();
+    this.#streams.delete(room);
+    this.#members.delete(room);
+    this.#joinedOnConn.delete(room);
+    return this.#wanted.delete(room);
+  }
+
+  /** Whether `room` is joined on the current socket. */
+  isJoined(room: string): boolean {
+    return this.#joinedOnConn.has(room);
+  }
+
+  /** Whether a join of `room` is wanted but not confirmed on this socket: its sends must wait. */
+  awaitsJoin(room: string): boolean {
+    if (this.#joinedOnConn.has(room)) return false;
+    if (this.#wanted.has(room)) return true;
+    const me = this.deps.me();
+    return me !== undefined && [...this.#wantedDirect].some((u) => directRoom(me, u) === room);
+  }
+
+  /** The socket is gone: nothing is joined on it any more. Positions are kept for the resume. */
+  connectionLost(): void {
+    this.#joinedOnConn.clear();
+  }
+
+  /** The join frames for a new socket: every wanted room, resumed `since` its last position. */
+  joinFrames(): JoinFrame[] {
+    const frames: JoinFrame[] = [];
+    for (const room of this.#wanted) {
+      const since = this.#streams.get(room)?.position;
+      frames.push(since ? { type: 'join', room, since } : { type: 'join', room });
+    }
+    for (const user of this.#wantedDirect) frames.push({ type: 'join', with: user });
+    return frames;
+  }
+
+  /** Handles a `joined` reply; false when the room is no longer wanted (left meanwhile). */
+  joined(f: JoinedFrame): boolean {
+    const { room } = f;
+    const me = this.deps.me();
+    for (const u of this.#wantedDirect) {
+      if (me !== undefined && directRoom(me, u) === room) {
+        this.#wantedDirect.delete(u);
+        this.#wanted.add(room);
+      }
+    }
+    if (!this.#wanted.has(room)) return false;
+    this.#joinedOnConn.add(room);
+    this.#members.set(room, new Map(f.members.map((m) => [m.user, m])));
+    const stream = this.#streams.get(room);
+    const event = { room, epoch: f.epoch, seq: f.seq, recovered: f.recovered, messages: f.messages, members: f.members };
+    if (!stream) {
+      // A first join: the application shows `messages`; live ones follow from `seq`.
+      this.#streams.set(room, new RoomStream(room, f.epoch, f.seq, this.deps.streamDeps(room)));
+      this.deps.emit('joined', { ...event, resumed: false });
+    } else if (stream.position.epoch !== f.epoch) {
+      const previousEpoch = stream.position.epoch;
+      stream.restart(f.epoch, f.seq);
+      this.deps.emit('joined', { ...event, resumed: true });
+      this.deps.emit('reset', { room, epoch: f.epoch, previousEpoch, messages: f.messages });
+    } else {
+      this.deps.emit('joined', { ...event, resumed: true });
+      // Recovered: exactly the missed ones. Not recovered: the latest, and history fills the hole.
+      for (const m of f.messages) stream.push(m);
+      stream.catchUp(f.seq);
+    }
+    return true;
+  }
+
+  /** Routes a live message to its room's stream; ignored for rooms not wanted. */
+  message(m: Message): void {
+    if (this.#wanted.has(m.room)) this.#streams.get(m.room)?.push(m);
+  }
+
+  /** Applies a presence change to the room's member list. */
+  presence(f: PresenceFrame): void {
+    const member: Member = { user: f.user, status: f.status };
+    if (f.lastSeen !== undefined) member.lastSeen = f.lastSeen;
+    this.#members.get(f.room)?.set(f.user, member);
+  }
+
+  /** The server confirmed a `leave`. */
+  left(room: string): void {
+    this.#joinedOnConn.delete(room);
+  }
+
+  members(room: string): Member[] {
+    return [...(this.#members.get(room)?.values() ?? [])];
+  }
+
+  position(room: string): { epoch: string; seq: number } | undefined {
+    return this.#streams.get(room)?.position;
+  }
+
+  /** Stops every stream (client closed). */
+  dispose(): void {
+    for (const s of this.#streams.values()) s.dispose();
+  }
+}

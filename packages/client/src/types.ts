@@ -1,0 +1,124 @@
+/**
+ * Public types of the typed client: options, events, and the minimal WebSocket shape it needs.
+ */
+import type { ErrorCode, Member, Message, PresenceStatus } from './wire.ts';
+
+/**
+ * The part of a WebSocket the client uses. Browser, Deno and `ws` (Node) sockets all fit.
+ * Handlers take `never` so that every implementation's event type is assignable; the client reads
+ * only `data` of message events and `code`/`reason` of close events, which all three provide.
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: never) => unknown) | null;
+  onmessage: ((ev: never) => unknown) | null;
+  onclose: ((ev: never) => unknown) | null;
+  onerror: ((ev: never) => unknown) | null;
+}
+
+/** A WebSocket constructor: `globalThis.WebSocket`, or `WebSocket` from the `ws` package. */
+export type WebSocketCtor = new (url: string) => WebSocketLike;
+
+/** Timers the client schedules with; injectable so tests control time. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export type FetchLike = (url: string, init?: { headers?: Record<string, string> }) => Promise<{
+  ok: boolean;
+  status: number;
+  json(): Promise<unknown>;
+}>;
+
+export type ClientOptions = {
+  /** Base URL of the service, `http(s)://host:port`; the socket goes to `ws(s)://host:port/ws`. */
+  url: string;
+  /** Dev auth (`AUTH_MODE=dev`): the user name. Ignored when `token` is set. */
+  user?: string;
+  /** JWT auth: the token, or a function asked for a fresh one before every connect and request. */
+  token?: string | (() => string);
+  /** Defaults to `globalThis.WebSocket`. Node 20 has none: pass `WebSocket` from `ws`. */
+  WebSocket?: WebSocketCtor;
+  /** Defaults to `globalThis.fetch`; used to fill gaps from the history route. */
+  fetch?: FetchLike;
+  /** Defaults to the global timers. */
+  timers?: Timers;
+  /** A number in [0, 1); defaults to `Math.random`. Used for backoff jitter and the cid prefix. */
+  random?: () => number;
+  /** How long to wait for a heartbeat answer before resending it (default 5000 ms). */
+  retryDelay?: number;
+  /** Resends of an unanswered heartbeat before the connection counts as broken (default 2). */
+  maxRetries?: number;
+  /** Heartbeat interval until `hello` says otherwise (default 30000 ms). */
+  heartbeatMs?: number;
+};
+
+/** Client connection states, in the order a healthy session goes through them. */
+export const CLIENT_STATE = {
+  idle: 'idle',
+  connecting: 'connecting',
+  open: 'open',
+  reconnecting: 'reconnecting',
+  closed: 'closed',
+} as const;
+export type ClientState = keyof typeof CLIENT_STATE;
+
+/** Errors the client itself reports, besides the server's error codes. */
+export const CLIENT_ERROR = {
+  /** A REST request failed (network, malformed answer, or an error status without a known code). */
+  history_failed: 'history_failed',
+  closed: 'closed',
+  left: 'left',
+} as const;
+export type ClientErrorCode = ErrorCode | keyof typeof CLIENT_ERROR;
+
+/** Why a send was rejected, or what went wrong (the `error` event). */
+export class ClientError extends Error {
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    readonly cid?: string,
+  ) {
+    super(message);
+    this.name = 'ClientError';
+  }
+}
+
+/** The server's `ack` for a send: where the message was stored. */
+export type Ack = { cid: string; room: string; epoch: string; seq: number; ts: number };
+
+export type JoinedEvent = {
+  room: string;
+  epoch: string;
+  /** The room's latest seq when it was joined. */
+  seq: number;
+  recovered: boolean;
+  /** True when this join resumed a room the client had joined before (after a reconnect). */
+  resumed: boolean;
+  /** On a first join: the latest ≤50 messages. On a resume they are also sent as `message` events. */
+  messages: Message[];
+  members: Member[];
+};
+
+export type ClientEvents = {
+  /** A new message, per room in seq order, each exactly once (history in `joined` excluded). */
+  message: Message;
+  presence: { room: string; user: string; status: PresenceStatus; lastSeen?: number };
+  typing: { room: string; user: string };
+  joined: JoinedEvent;
+  left: { room: string };
+  error: ClientError;
+  /** The server's `hello`: the connection is usable. */
+  open: { user: string; conn: string; instance: string; heartbeatMs: number };
+  /** The socket closed; `reconnectInMs` is set when a reconnect is scheduled. */
+  close: { code: number; reason: string; reconnectInMs?: number };
+  /**
+   * The room's log was reset (new epoch): positions held by the application are invalid. `messages`
+   * are the latest of the new epoch; the application should replace what it shows with them.
+   */
+  reset: { room: string; epoch: string; previousEpoch: string; messages: Message[] };
+  state: ClientState;
+};

@@ -1,0 +1,121 @@
+/**
+ * The wire contract (docs/protocol.md v1) without its validation: names, limits, codes and frame types.
+ * Dependency-free, so that the typed client (and the browser demo) can use it as it is.
+ */
+
+export const LIMITS = {
+  /** Largest inbound WebSocket frame, in bytes; larger closes with 1009. */
+  frameBytes: 16 * 1024,
+  textChars: 4000,
+  /**
+   * Largest REST body: room for 4000 characters even when a client's JSON escapes every one
+   * as \uXXXX, which the WebSocket's 16 KiB frame cannot hold.
+   */
+  restBodyBytes: 64 * 1024,
+  cidChars: 64,
+  /** Messages returned by `joined` when nothing can be recovered. */
+  joinLatest: 50,
+  /**
+   * Most messages a `join` with `since` recovers; a client further behind gets the latest and
+   * pages the rest over REST, so that one frame stays a reasonable size.
+   */
+  recoverMax: 200,
+  historyDefault: 50,
+  historyMax: 200,
+} as const;
+
+/**
+ * WebSocket close codes: the ones the server sends, and the standard ones either side may see
+ * (1001 a peer going away, 1005 a close without a code, 1006 a connection lost without a close,
+ * 1007 a text frame that is not UTF-8).
+ */
+export const CLOSE = {
+  normal: 1000,
+  goingAway: 1001,
+  noStatus: 1005,
+  abnormal: 1006,
+  invalidData: 1007,
+  policy: 1008,
+  tooLarge: 1009,
+  internal: 1011,
+  restart: 1012,
+  overloaded: 1013,
+  heartbeatTimeout: 4000,
+  slowConsumer: 4008,
+} as const;
+
+export const ERROR_CODES = {
+  invalid_message: 'invalid_message',
+  unknown_type: 'unknown_type',
+  not_member: 'not_member',
+  forbidden: 'forbidden',
+  rate_limited: 'rate_limited',
+  unavailable: 'unavailable',
+  internal: 'internal',
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const USER_RE = /^[A-Za-z0-9_.-]{1,32}$/;
+const PUBLIC_ROOM_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const DIRECT_ROOM_RE = /^dm:([A-Za-z0-9_.-]{1,32}):([A-Za-z0-9_.-]{1,32})$/;
+
+export const isUserName = (s: string): boolean => USER_RE.test(s);
+
+/** The direct room of two users: `dm:<a>:<b>` with the names sorted. */
+export function directRoom(a: string, b: string): string {
+  return a < b ? `dm:${a}:${b}` : `dm:${b}:${a}`;
+}
+
+export type RoomKind =
+  | { kind: 'public' }
+  | { kind: 'direct'; users: readonly [string, string] };
+
+/** Classifies a room name; `null` when it is not a valid room (including unsorted or self DMs). */
+export function parseRoom(room: string): RoomKind | null {
+  if (PUBLIC_ROOM_RE.test(room)) return { kind: 'public' };
+  const m = DIRECT_ROOM_RE.exec(room);
+  if (!m) return null;
+  const a = m[1] as string;
+  const b = m[2] as string;
+  if (!(a < b)) return null;
+  return { kind: 'direct', users: [a, b] };
+}
+
+/** Whether `user` may join, read and post in `room` (already known to be valid). */
+export function mayAccess(kind: RoomKind, user: string): boolean {
+  return kind.kind === 'public' || kind.users[0] === user || kind.users[1] === user;
+}
+
+/** A stored message; the same shape on every route and frame. */
+export type Message = {
+  room: string;
+  epoch: string;
+  seq: number;
+  from: string;
+  text: string;
+  ts: number;
+  cid?: string;
+};
+
+export type PresenceStatus = 'online' | 'offline';
+export type Member = { user: string; status: PresenceStatus; lastSeen?: number };
+
+export type ServerFrame =
+  | { type: 'hello'; user: string; conn: string; instance: string; heartbeatMs: number }
+  | {
+      type: 'joined';
+      room: string;
+      epoch: string;
+      seq: number;
+      recovered: boolean;
+      messages: Message[];
+      members: Member[];
+    }
+  | ({ type: 'message' } & Message)
+  | { type: 'ack'; cid?: string; room: string; epoch: string; seq: number; ts: number }
+  | { type: 'typing'; room: string; user: string }
+  | { type: 'presence'; room: string; user: string; status: PresenceStatus; lastSeen?: number }
+  | { type: 'heartbeat'; id?: number | string; success: true }
+  | { type: 'left'; room: string }
+  | { type: 'error'; code: ErrorCode; message: string; cid?: string; room?: string }
+  | { type: 'batch'; events: ServerFrame[] };

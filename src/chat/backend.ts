@@ -1,0 +1,16 @@
+/** How a store failure reaches a client: `unavailable` for an outage, `internal` for the rest. */
+import { AppError, BackendUnavailable } from '../errors.ts';
+import { log } from '../log.ts';
+
+/** Maps a store failure to the error a client sees, logging what is not the client's fault. */
+export function backendError(op: string, room?: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof AppError) throw err;
+    if (err instanceof BackendUnavailable) {
+      log.warn('backend unavailable', { op, room, err });
+      throw new AppError('unavailable', 'a backend is unavailable; retry later', 2);
+    }
+    log.error('store failed', { op, room, err });
+    throw new AppError('internal', 'internal error');
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * `Chat`: the one door to the chat domain. The REST routes and the WebSocket session speak only to
+ * it and its services; the stores behind it are its own, and every store call has one home here.
+ *
+ * - `access`: which rooms a user may use;
+ * - `posting`: appending messages;
+ * - `history`: pages over the hot log and the archive, and what a join answers with;
+ * - `presence`: members, statuses, and the announcements of users coming and going;
+ * - `conversations`: each user's list of rooms.
+ */
+import type { Stores } from './stores.ts';
+import type { Metrics } from '../metrics.ts';
+import type { RoomKind } from '@parley/client/wire';
+import type { RoomHandler } from '../rooms/types.ts';
+import { access, directRoomWith } from './access.ts';
+import { backendError } from './backend.ts';
+import { ConversationService } from './conversations.ts';
+import { History } from './history.ts';
+import { Posting } from './posting.ts';
+import { PresenceService } from './presence.ts';
+
+export type ChatOptions = {
+  metrics: Metrics;
+  /** Per-user REST posting rate (messages per second, burst). */
+  postRate: { rate: number; burst: number };
+};
+
+export class Chat {
+  readonly posting: Posting;
+  readonly history: History;
+  readonly presence: PresenceService;
+  readonly conversations: ConversationService;
+  readonly #stores: Stores;
+
+  constructor(stores: Stores, opts: ChatOptions) {
+    this.#stores = stores;
+    this.conversations = new ConversationService(stores.conversations, stores.log);
+    this.posting = new Posting(stores.log, this.conversations, opts.metrics, opts.postRate);
+    this.history = new History(stores.log, stores.archive);
+    this.presence = new PresenceService(stores.presence, stores.users, stores.log);
+  }
+
+  /** Checks a room name and that `user` may use it; throws `AppError` (invalid or forbidden). */
+  access(user: string, room: string): RoomKind {
+    return access(user, room);
+  }
+
+  /** The direct room of `user` with `other` (refused with oneself). */
+  directRoom(user: string, other: string): string {
+    return directRoomWith(user, other);
+  }
+
+  /** Tells the room's other members that `user` is typing. */
+  typing(room: string, user: string): Promise<void> {
+    return this.#stores.log.signal(room, { type: 'typing', room, user }).catch(backendError('typing', room));
+  }
+
+  /** Delivers every later event of `room` to `handler` (the hub keeps one per room with local members). */
+  subscribe(room: string, handler: RoomHandler): Promise<() => Promise<void>> {
+    return this.#stores.log.subscribe(room, handler);
+  }
+
+  /** False while the backend cannot be reached (`/ready` then answers `degraded`). */
+  healthy(): boolean {
+    return this.#stores.healthy();
+  }
+
+  /** Closes every store. */
+  close(): Promise<void> {
+    return this.#stores.close();
+  }
+}

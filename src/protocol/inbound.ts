@@ -1,0 +1,109 @@
+/**
+ * What clients send, validated at the edge: client frames and REST inputs as valibot schemas
+ * (docs/protocol.md). Everything that reaches the service from a client is checked here. The names,
+ * limits and codes themselves are the wire module's, `@parley/client/wire`, shared with clients.
+ */
+import * as v from 'valibot';
+import { type ErrorCode, LIMITS, USER_RE } from '@parley/client/wire';
+
+const roomName = v.pipe(v.string(), v.minLength(1), v.maxLength(100));
+const userName = v.pipe(v.string(), v.regex(USER_RE, 'not a valid user name'));
+const cid = v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.cidChars));
+/** Message text: 1..4000 characters after trimming. */
+export const messageText = v.pipe(
+  v.string(),
+  v.trim(),
+  v.minLength(1, 'text is empty'),
+  v.maxLength(LIMITS.textChars, `text is longer than ${LIMITS.textChars} characters`),
+);
+const seq = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+export const JoinFrame = v.union([
+  v.object({
+    type: v.literal('join'),
+    room: roomName,
+    since: v.optional(v.object({ epoch: v.pipe(v.string(), v.maxLength(64)), seq })),
+  }),
+  v.object({ type: v.literal('join'), with: userName }),
+]);
+export const LeaveFrame = v.object({ type: v.literal('leave'), room: roomName });
+export const SendFrame = v.object({
+  type: v.literal('send'),
+  room: roomName,
+  text: messageText,
+  cid: v.optional(cid),
+});
+export const TypingFrame = v.object({ type: v.literal('typing'), room: roomName });
+export const HeartbeatFrame = v.object({
+  type: v.literal('heartbeat'),
+  id: v.optional(v.union([v.number(), v.pipe(v.string(), v.maxLength(64))])),
+});
+
+export const CLIENT_FRAMES = {
+  join: JoinFrame,
+  leave: LeaveFrame,
+  send: SendFrame,
+  typing: TypingFrame,
+  heartbeat: HeartbeatFrame,
+} as const;
+export type ClientFrameType = keyof typeof CLIENT_FRAMES;
+export type ClientFrame = { [K in ClientFrameType]: v.InferOutput<(typeof CLIENT_FRAMES)[K]> }[ClientFrameType];
+
+/** REST body of `POST /v1/rooms/:room/messages`. */
+export const PostMessageBody = v.object({ text: messageText, cid: v.optional(cid) });
+
+const int = (min: number, max: number) =>
+  v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'not a whole number'), v.transform(Number), v.minValue(min), v.maxValue(max));
+/** REST query of `GET /v1/rooms/:room/messages`. */
+export const HistoryQuery = v.object({
+  after: v.optional(int(0, Number.MAX_SAFE_INTEGER)),
+  before: v.optional(int(1, Number.MAX_SAFE_INTEGER)),
+  limit: v.optional(int(1, LIMITS.historyMax)),
+});
+
+export type ParseResult =
+  /** `cid`: the frame's own when it carried a valid one, whatever its type (for its error frames). */
+  | { ok: true; frame: ClientFrame; cid?: string }
+  | { ok: false; code: ErrorCode; message: string; cid?: string };
+
+/** Parses one inbound text frame. Never throws. */
+export function parseClientFrame(raw: string): ParseResult {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { ok: false, code: 'invalid_message', message: 'frame is not JSON' };
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return { ok: false, code: 'invalid_message', message: 'frame is not a JSON object' };
+  }
+  const obj = data as Record<string, unknown>;
+  const rawCid = obj['cid'];
+  const cidOf = typeof rawCid === 'string' && rawCid.length >= 1 && rawCid.length <= LIMITS.cidChars ? rawCid : undefined;
+  const type = obj['type'];
+  if (typeof type !== 'string') {
+    return withCid({ ok: false, code: 'invalid_message', message: 'field "type" is missing' }, cidOf);
+  }
+  if (!Object.hasOwn(CLIENT_FRAMES, type)) {
+    return withCid({ ok: false, code: 'unknown_type', message: `unknown frame type "${type.slice(0, 32)}"` }, cidOf);
+  }
+  const result = v.safeParse(CLIENT_FRAMES[type as ClientFrameType], obj);
+  if (!result.success) {
+    return withCid({ ok: false, code: 'invalid_message', message: describeIssue(result.issues[0]) }, cidOf);
+  }
+  return cidOf === undefined ? { ok: true, frame: result.output as ClientFrame } : { ok: true, frame: result.output as ClientFrame, cid: cidOf };
+}
+
+type Refusal = Extract<ParseResult, { ok: false }>;
+
+function withCid(r: Refusal, cid: string | undefined): Refusal {
+  if (cid !== undefined) r.cid = cid;
+  return r;
+}
+
+/** One line naming the offending field, for error frames and REST errors. */
+export function describeIssue(issue: v.BaseIssue<unknown> | undefined): string {
+  if (!issue) return 'invalid';
+  const path = issue.path?.map((p) => String(p.key)).join('.');
+  return path ? `${path}: ${issue.message}` : issue.message;
+}

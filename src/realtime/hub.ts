@@ -1,0 +1,343 @@
+/**
+ * The local hub: this instance's sockets and the rooms they are in. It keeps one room-log
+ * subscription per room with local members (the first member subscribes, the last unsubscribes),
+ * serializes each event once and writes it to every local member, batching what one socket is
+ * sent within one turn of the event loop into a single `batch` frame.
+ */
+import type { WSContext } from 'hono/ws';
+import { log } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { CLOSE, type ServerFrame } from '@parley/client/wire';
+import type { RoomEvent, RoomHandler } from '../rooms/types.ts';
+import type { SocketOps } from './runtime.ts';
+
+/** One client connection. Kept small: a server holds tens of thousands. */
+export class Conn {
+  /** Room names this socket has joined; created with the first (most sockets idle in none or one). */
+  #rooms: Set<string> | null = null;
+  /** Serialized events waiting for this turn's flush; null when none. */
+  pending: string[] | null = null;
+  /** Pings sent since the last sign of life. */
+  missed = 0;
+  sendTokens: number;
+  sendAt: number;
+  typingTokens: number;
+  typingAt: number;
+  /** When the send buffer was first seen past the hard limit; 0 while it is not. */
+  overSince = 0;
+  /** Allowance for refused frames before the socket is closed for abuse. */
+  abuseTokens: number;
+  abuseAt: number;
+  closed = false;
+
+  constructor(
+    readonly id: string,
+    readonly user: string,
+    /** The instance serving this connection (a `ConnRef` for presence). */
+    readonly instance: string,
+    readonly ws: WSContext,
+    burst: { send: number; typing: number; abuse: number },
+    now: number,
+  ) {
+    this.sendTokens = burst.send;
+    this.typingTokens = burst.typing;
+    this.abuseTokens = burst.abuse;
+    this.sendAt = this.typingAt = this.abuseAt = now;
+  }
+
+  inRoom(room: string): boolean {
+    return this.#rooms?.has(room) ?? false;
+  }
+
+  /** The rooms this socket has joined, as a copy. */
+  joinedRooms(): string[] {
+    return this.#rooms ? [...this.#rooms] : [];
+  }
+
+  addRoom(room: string): void {
+    (this.#rooms ??= new Set()).add(room);
+  }
+
+  /** False when the socket was not in the room. */
+  removeRoom(room: string): boolean {
+    return this.#rooms?.delete(room) ?? false;
+  }
+}
+
+/**
+ * Runs a callback after the current I/O phase, so that everything that arrived in it is batched.
+ * `setImmediate` where the runtime has it (Node), else a zero timer.
+ */
+const nextTurn: (fn: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
+    ? (fn) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(fn)
+    : (fn) => setTimeout(fn, 0);
+
+/**
+ * After a slow consumer's close frame (queued behind everything it has not read), how long it has
+ * to read up to it and answer before its connection is cut, so that its buffer is freed.
+ */
+const SLOW_CONSUMER_CLOSE_WAIT_MS = 5000;
+/** How long a socket's send buffer may stay past the hard limit before it is closed with `CLOSE.slowConsumer`. */
+const SLOW_CONSUMER_GRACE_MS = 1000;
+
+type LocalRoom = {
+  members: Set<Conn>;
+  /** Resolves once the room-log subscription is live. */
+  subscribed: Promise<() => Promise<void>>;
+  /** Members still being answered `joined`: events for them wait here, with their seq. */
+  joining: Map<Conn, { seq: number; frame: string; type: string }[]> | null;
+  /** The last message the subscription delivered. */
+  last: { epoch: string; seq: number } | null;
+  /**
+   * Members answered `joined` at a seq the subscription has not delivered yet (the history was read
+   * after a message was stored and before its publication arrived): messages up to that seq, which
+   * the `joined` already holds, are not sent to them again.
+   */
+  floors: Map<Conn, { epoch: string; seq: number }> | null;
+};
+
+/** Where room events come from (`Chat.subscribe`). */
+export type RoomFeed = { subscribe(room: string, handler: RoomHandler): Promise<() => Promise<void>> };
+
+export type HubOptions = {
+  feed: RoomFeed;
+  sockets: SocketOps;
+  metrics: Metrics;
+  sendBuffer: { soft: number; hard: number };
+  /** 0: flush after the current turn; more: flushes at least this many ms apart (see `Config.batchWindowMs`). */
+  batchWindowMs?: number;
+};
+
+export class Hub {
+  readonly conns = new Map<string, Conn>();
+  readonly #rooms = new Map<string, LocalRoom>();
+  /** Unsubscribes in flight, so that a quick re-join waits for them instead of racing. */
+  readonly #unsubscribing = new Map<string, Promise<void>>();
+  #dirty: Conn[] = [];
+  #flushScheduled = false;
+  #lastFlush = 0;
+  readonly #opts: HubOptions;
+
+  constructor(opts: HubOptions) {
+    this.#opts = opts;
+  }
+
+  get roomCount(): number {
+    return this.#rooms.size;
+  }
+
+  add(conn: Conn): void {
+    this.conns.set(conn.id, conn);
+    this.#opts.metrics.connections.set(this.conns.size);
+  }
+
+  /** Forgets a connection and leaves its rooms locally; returns the rooms it was in. */
+  remove(conn: Conn): string[] {
+    conn.closed = true;
+    this.conns.delete(conn.id);
+    this.#opts.metrics.connections.set(this.conns.size);
+    const rooms = conn.joinedRooms();
+    for (const room of rooms) this.leave(conn, room);
+    conn.pending = null;
+    return rooms;
+  }
+
+  /**
+   * Adds `conn` to a room's local members and makes sure the room is subscribed. Until
+   * `finishJoin`, events for `conn` in this room are held back.
+   */
+  async beginJoin(conn: Conn, room: string): Promise<void> {
+    let local = this.#rooms.get(room);
+    if (!local) {
+      const previous = this.#unsubscribing.get(room);
+      local = {
+        members: new Set(),
+        subscribed: (async () => {
+          if (previous) await previous;
+          return this.#opts.feed.subscribe(room, (event) => this.#onEvent(room, event));
+        })(),
+        joining: null,
+        last: null,
+        floors: null,
+      };
+      this.#rooms.set(room, local);
+      this.#opts.metrics.rooms.set(this.#rooms.size);
+    }
+    local.members.add(conn);
+    conn.addRoom(room);
+    (local.joining ??= new Map()).set(conn, []);
+    try {
+      await local.subscribed;
+    } catch (err) {
+      this.leave(conn, room);
+      throw err;
+    }
+  }
+
+  /** Sends `joined` and then the events held back since `beginJoin` that came after `seq`. */
+  finishJoin(conn: Conn, room: string, joined: ServerFrame & { epoch: string; seq: number }): void {
+    const local = this.#rooms.get(room);
+    const held = local?.joining?.get(conn);
+    if (!local || !held) return; // left or closed meanwhile
+    local.joining?.delete(conn);
+    if (local.joining?.size === 0) local.joining = null;
+    this.send(conn, joined);
+    for (const e of held) {
+      if ((e.seq === 0 || e.seq > joined.seq) && this.#enqueue(conn, e.frame, e.type)) this.#opts.metrics.framesOut.inc({ type: e.type });
+    }
+    const last = local.last;
+    if (!last || last.epoch !== joined.epoch || last.seq < joined.seq) {
+      (local.floors ??= new Map()).set(conn, { epoch: joined.epoch, seq: joined.seq });
+    }
+  }
+
+  /** Removes `conn` from a room's local members; the last member out unsubscribes. */
+  leave(conn: Conn, room: string): boolean {
+    if (!conn.removeRoom(room)) return false;
+    const local = this.#rooms.get(room);
+    if (!local) return true;
+    local.members.delete(conn);
+    local.joining?.delete(conn);
+    local.floors?.delete(conn);
+    if (local.members.size === 0) {
+      this.#rooms.delete(room);
+      this.#opts.metrics.rooms.set(this.#rooms.size);
+      const done = local.subscribed
+        .then((unsubscribe) => unsubscribe())
+        .catch((err) => log.warn('unsubscribe failed', { room, err }))
+        .finally(() => {
+          if (this.#unsubscribing.get(room) === done) this.#unsubscribing.delete(room);
+        });
+      this.#unsubscribing.set(room, done);
+    }
+    return true;
+  }
+
+  /** Sends one frame to one socket (batched with others of this turn). */
+  send(conn: Conn, frame: ServerFrame): void {
+    if (this.#enqueue(conn, JSON.stringify(frame), frame.type)) this.#opts.metrics.framesOut.inc({ type: frame.type });
+  }
+
+  /** Delivers a room event to every local member: serialized once, written to each. */
+  #onEvent(room: string, event: RoomEvent): void {
+    const local = this.#rooms.get(room);
+    if (!local) return;
+    const { metrics } = this.#opts;
+    let frame: string;
+    let seq = 0;
+    let skipUser: string | undefined;
+    let epoch = '';
+    if (event.type === 'message') {
+      frame = JSON.stringify({ type: 'message', ...event.message });
+      seq = event.message.seq;
+      epoch = event.message.epoch;
+      local.last = { epoch, seq };
+      metrics.deliveryLatency.observe(Math.max(0, Date.now() - event.message.ts) / 1000);
+    } else {
+      frame = JSON.stringify(event);
+      skipUser = event.user; // nobody is told about their own typing or presence
+    }
+    let n = 0;
+    for (const conn of local.members) {
+      if (conn.user === skipUser) continue;
+      const held = local.joining?.get(conn);
+      if (held) {
+        held.push({ seq, frame, type: event.type });
+        continue;
+      }
+      if (seq > 0 && local.floors) {
+        const floor = local.floors.get(conn);
+        if (floor && floor.epoch === epoch && seq <= floor.seq) continue; // in its `joined` already
+        if (floor) local.floors.delete(conn);
+        if (local.floors.size === 0) local.floors = null;
+      }
+      if (this.#enqueue(conn, frame, event.type)) n++;
+    }
+    metrics.framesOut.inc({ type: event.type }, n);
+  }
+
+  /** Queues a serialized frame for `conn`; false when it was dropped. */
+  #enqueue(conn: Conn, frame: string, type: string): boolean {
+    if (conn.closed) return false;
+    const { sockets, sendBuffer, metrics } = this.#opts;
+    const buffered = sockets.bufferedAmount(conn.ws);
+    if (buffered > sendBuffer.hard) {
+      // One burst can pass the limit for a moment (Deno counts bytes still being written); a
+      // consumer is slow when the buffer stays past it.
+      const now = Date.now();
+      if (conn.overSince === 0) {
+        conn.overSince = now;
+        setTimeout(() => this.#recheck(conn), SLOW_CONSUMER_GRACE_MS);
+      } else if (now - conn.overSince >= SLOW_CONSUMER_GRACE_MS) {
+        this.#slowConsumer(conn);
+        return false;
+      }
+    } else conn.overSince = 0;
+    if (buffered > sendBuffer.soft && (type === 'typing' || type === 'presence')) {
+      metrics.dropped.inc({ reason: 'backpressure' });
+      return false;
+    }
+    if (conn.pending) conn.pending.push(frame);
+    else {
+      conn.pending = [frame];
+      this.#dirty.push(conn);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        // With a batch window, flushes are at least that far apart; the first after a quiet spell is not held.
+        const wait = this.#lastFlush + (this.#opts.batchWindowMs ?? 0) - Date.now();
+        if (wait > 0) setTimeout(this.#flushBound, wait);
+        else nextTurn(this.#flushBound);
+      }
+    }
+    return true;
+  }
+
+  readonly #flushBound = () => this.#flush();
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    this.#lastFlush = Date.now();
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const conn of dirty) {
+      const pending = conn.pending;
+      conn.pending = null;
+      if (!pending || conn.closed) continue;
+      const data = pending.length === 1 ? (pending[0] as string) : `{"type":"batch","events":[${pending.join(',')}]}`;
+      try {
+        conn.ws.send(data);
+      } catch (err) {
+        log.debug('send failed', { conn: conn.id, err });
+      }
+    }
+    this.#opts.metrics.wsFramesOut.inc(dirty.length);
+  }
+
+  /**
+   * A grace period after the send buffer passed the hard limit: past it ever since, the socket goes.
+   * A buffer that drained and passed the limit again meanwhile is judged by that excursion's own
+   * recheck, a whole grace after it began.
+   */
+  #recheck(conn: Conn): void {
+    if (conn.closed || conn.overSince === 0) return;
+    if (this.#opts.sockets.bufferedAmount(conn.ws) <= this.#opts.sendBuffer.hard) conn.overSince = 0;
+    else if (Date.now() - conn.overSince >= SLOW_CONSUMER_GRACE_MS) this.#slowConsumer(conn);
+  }
+
+  #slowConsumer(conn: Conn): void {
+    if (conn.closed) return;
+    this.#opts.metrics.dropped.inc({ reason: 'slow_consumer' });
+    log.warn('slow consumer closed', { conn: conn.id, user: conn.user });
+    conn.closed = true;
+    conn.pending = null;
+    try {
+      conn.ws.close(CLOSE.slowConsumer, 'slow consumer');
+    } catch {
+      this.#opts.sockets.terminate(conn.ws);
+      return;
+    }
+    const ws = conn.ws;
+    setTimeout(() => this.#opts.sockets.terminate(ws), SLOW_CONSUMER_CLOSE_WAIT_MS).unref?.();
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * The WebSocket session: what happens on open, on each client frame, on close, and on the
+ * heartbeat round. Frames are validated by `protocol.ts`; refusals are `error` frames.
+ */
+import type { WSContext } from 'hono/ws';
+import type { Chat } from '../chat/chat.ts';
+import { take } from '../chat/rate-limit.ts';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+import { log } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { CLOSE, ERROR_CODES, type ErrorCode, LIMITS, type RoomKind, type ServerFrame, directRoom } from '@parley/client/wire';
+import { type ClientFrame, parseClientFrame } from '../protocol/inbound.ts';
+import { Conn, type Hub } from './hub.ts';
+import type { SocketOps } from './runtime.ts';
+
+type Frame<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
+
+/** Refused frames a socket may send at the sustained rate before it is closed with 1008. */
+const ABUSE = { burst: 50, rate: 5 } as const;
+
+/** What a session needs to know of the instance. */
+export type SessionOptions = Pick<Config, 'instanceId' | 'heartbeatMs' | 'rates'> & { metrics: Metrics };
+
+export class Sessions {
+  readonly #chat: Chat;
+  readonly #hub: Hub;
+  readonly #sockets: SocketOps;
+  readonly #opts: SessionOptions;
+  /**
+   * Joins in progress, by socket and room: a second `join` of a room by the same socket waits for
+   * the first to finish, so that each answer's history and the live messages after it stay in order.
+   */
+  readonly #joins = new Map<string, Promise<void>>();
+
+  constructor(chat: Chat, hub: Hub, sockets: SocketOps, opts: SessionOptions) {
+    this.#chat = chat;
+    this.#hub = hub;
+    this.#sockets = sockets;
+    this.#opts = opts;
+  }
+
+  /** A socket was accepted for `user`: register it and say hello. */
+  open(ws: WSContext, user: string): Conn {
+    const { instanceId, heartbeatMs, rates, metrics } = this.#opts;
+    const conn = new Conn(newConnId(), user, instanceId, ws, { send: rates.send.burst, typing: rates.typing.burst, abuse: ABUSE.burst }, Date.now());
+    this.#hub.add(conn);
+    metrics.connectionsTotal.inc();
+    this.#sockets.watchLiveness(ws, conn);
+    // Written directly, never queued: `hello` is the first frame and is never part of a batch.
+    ws.send(JSON.stringify({ type: 'hello', user, conn: conn.id, instance: instanceId, heartbeatMs }));
+    metrics.framesOut.inc({ type: 'hello' });
+    this.#chat.presence.connect(conn);
+    return conn;
+  }
+
+  /** One inbound frame. Never throws. */
+  async message(conn: Conn, data: unknown): Promise<void> {
+    if (conn.closed) return;
+    conn.missed = 0;
+    const { metrics } = this.#opts;
+    const text = typeof data === 'string' ? data : null;
+    if (text === null) {
+      metrics.framesIn.inc({ type: 'invalid' });
+      return this.#error(conn, 'invalid_message', 'frames must be JSON text');
+    }
+    // Only runtimes that do not enforce the limit get here with a larger frame (Node's ws closes first).
+    if (text.length > LIMITS.frameBytes / 4 && new TextEncoder().encode(text).byteLength > LIMITS.frameBytes) {
+      metrics.framesIn.inc({ type: 'invalid' });
+      conn.ws.close(CLOSE.tooLarge, 'frame too large');
+      return;
+    }
+    const parsed = parseClientFrame(text);
+    if (!parsed.ok) {
+      metrics.framesIn.inc({ type: 'invalid' });
+      return this.#error(conn, parsed.code, parsed.message, parsed.cid);
+    }
+    const frame = parsed.frame;
+    metrics.framesIn.inc({ type: frame.type });
+    try {
+      switch (frame.type) {
+        case 'join':
+          return await this.#join(conn, frame);
+        case 'leave':
+          return await this.#leave(conn, frame);
+        case 'send':
+          return await this.#send(conn, frame);
+        case 'typing':
+          return await this.#typing(conn, frame);
+        case 'heartbeat':
+          return this.#hub.send(conn, frame.id === undefined ? { type: 'heartbeat', success: true } : { type: 'heartbeat', id: frame.id, success: true });
+      }
+    } catch (err) {
+      // docs/protocol.md: an error carries the `cid` of the frame it answers, whatever the frame's type.
+      const cid = parsed.cid;
+      const room = frameRoom(conn, frame);
+      if (err instanceof AppError && isWsCode(err.code)) return this.#error(conn, err.code, err.message, cid, room);
+      log.error('frame failed', { conn: conn.id, type: frame.type, err });
+      return this.#error(conn, 'internal', 'internal error', cid, room);
+    }
+  }
+
+  /** The socket closed (any reason): leave its rooms, announce transitions. Never throws. */
+  async close(conn: Conn, code: number): Promise<void> {
+    if (!this.#hub.conns.has(conn.id)) return;
+    this.#opts.metrics.closes.inc({ code: closeLabel(code) });
+    await this.#chat.presence.disconnect(conn, this.#hub.remove(conn));
+  }
+
+  /** One heartbeat round: pings every socket and closes those silent for two rounds with 4000. */
+  heartbeat(): void {
+    for (const conn of this.#hub.conns.values()) {
+      if (conn.missed >= 2) {
+        this.#timeout(conn);
+        continue;
+      }
+      // A pong or any inbound frame resets the count; where the runtime cannot ping (Deno), the
+      // client's own heartbeats are the sign of life.
+      this.#sockets.ping(conn.ws);
+      conn.missed++;
+    }
+  }
+
+  /** One presence round over this instance's sockets (see `PresenceService.round`). */
+  presenceRound(spreadMs = 0, stopped: () => boolean = () => false): Promise<void> {
+    return this.#chat.presence.round([...this.#hub.conns.values()], spreadMs, stopped);
+  }
+
+  #timeout(conn: Conn): void {
+    log.info('heartbeat timeout', { conn: conn.id, user: conn.user });
+    try {
+      conn.ws.close(CLOSE.heartbeatTimeout, 'heartbeat timeout');
+    } catch {
+      // already closing
+    }
+    // A peer that is gone never completes the closing handshake.
+    setTimeout(() => this.#sockets.terminate(conn.ws), 1000);
+    void this.close(conn, CLOSE.heartbeatTimeout);
+  }
+
+  async #join(conn: Conn, frame: Frame<'join'>): Promise<void> {
+    const room = 'with' in frame ? this.#chat.directRoom(conn.user, frame.with) : frame.room;
+    const kind = this.#chat.access(conn.user, room);
+    const since = 'since' in frame ? frame.since : undefined;
+
+    const key = `${conn.id}\u0000${room}`;
+    const previous = this.#joins.get(key);
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    this.#joins.set(key, mine);
+    try {
+      if (previous) await previous;
+      await this.#joinNow(conn, room, kind, since);
+    } finally {
+      done();
+      if (this.#joins.get(key) === mine) this.#joins.delete(key);
+    }
+  }
+
+  async #joinNow(conn: Conn, room: string, kind: RoomKind, since: { epoch: string; seq: number } | undefined): Promise<void> {
+    const chat = this.#chat;
+    await this.#hub.beginJoin(conn, room);
+    try {
+      const { first } = await chat.presence.enter(room, conn);
+      const { page, recovered } = await chat.history.forJoin(room, since);
+      const members = await chat.presence.members(room, kind);
+      if (conn.closed || !conn.inRoom(room)) return; // closed or left while joining
+      this.#hub.finishJoin(conn, room, { type: 'joined', room, epoch: page.epoch, seq: page.seq, recovered, messages: page.messages, members });
+      chat.conversations.record(conn.user, room, kind);
+      if (first) await chat.presence.announceOnline(room, conn.user);
+    } catch (err) {
+      this.#hub.leave(conn, room);
+      await chat.presence.forget(room, conn);
+      throw err;
+    }
+  }
+
+  async #leave(conn: Conn, frame: Frame<'leave'>): Promise<void> {
+    if (!this.#hub.leave(conn, frame.room)) throw new AppError('not_member', `not a member of ${frame.room.slice(0, 80)}`);
+    this.#hub.send(conn, { type: 'left', room: frame.room });
+    await this.#chat.presence.leave(frame.room, conn, Date.now());
+  }
+
+  async #send(conn: Conn, frame: Frame<'send'>): Promise<void> {
+    const kind = this.#chat.access(conn.user, frame.room);
+    if (!conn.inRoom(frame.room)) throw new AppError('not_member', `join ${frame.room.slice(0, 80)} before sending`);
+    if (!this.#allow(conn, 'send')) throw new AppError('rate_limited', 'too many messages; slow down');
+    const { message } = await this.#chat.posting.post(conn.user, frame.room, kind, frame.text, frame.cid);
+    const { room, epoch, seq, ts } = message;
+    this.#hub.send(conn, frame.cid === undefined ? { type: 'ack', room, epoch, seq, ts } : { type: 'ack', cid: frame.cid, room, epoch, seq, ts });
+  }
+
+  async #typing(conn: Conn, frame: Frame<'typing'>): Promise<void> {
+    this.#chat.access(conn.user, frame.room);
+    if (!conn.inRoom(frame.room)) throw new AppError('not_member', `join ${frame.room.slice(0, 80)} first`);
+    if (!this.#allow(conn, 'typing')) throw new AppError('rate_limited', 'too many typing events; slow down');
+    await this.#chat.typing(frame.room, conn.user);
+  }
+
+  /** Token buckets per socket; a socket that keeps hitting the limit is closed with 1008. */
+  #allow(conn: Conn, what: 'send' | 'typing'): boolean {
+    const now = Date.now();
+    const { rate, burst } = this.#opts.rates[what];
+    const ok = what === 'send' ? take(conn, 'sendTokens', 'sendAt', rate, burst, now) : take(conn, 'typingTokens', 'typingAt', rate, burst, now);
+    if (ok) return true;
+    if (!take(conn, 'abuseTokens', 'abuseAt', ABUSE.rate, ABUSE.burst, now)) {
+      log.warn('closing abusive socket', { conn: conn.id, user: conn.user });
+      conn.ws.close(CLOSE.policy, 'rate limit exceeded repeatedly');
+    }
+    return false;
+  }
+
+  #error(conn: Conn, code: ErrorCode, message: string, cid?: string, room?: string): void {
+    this.#opts.metrics.errors.inc({ code });
+    const frame: ServerFrame = { type: 'error', code, message };
+    if (cid !== undefined) frame.cid = cid;
+    if (room !== undefined) frame.room = room;
+    this.#hub.send(conn, frame);
+  }
+}
+
+/** The room a refused frame was about, so that a client can tell which join or send failed. */
+function frameRoom(conn: Conn, frame: ClientFrame): string | undefined {
+  if (frame.type === 'heartbeat') return undefined;
+  if ('with' in frame) return frame.with === conn.user ? undefined : directRoom(conn.user, frame.with);
+  return frame.room;
+}
+
+const KNOWN_CLOSE_CODES = new Set<number>(Object.values(CLOSE));
+
+/** The metric label of a close code; clients choose codes freely, so the rest share one label. */
+function closeLabel(code: number): string {
+  return KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other';
+}
+
+function isWsCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
+}
+
+function newConnId(): string {
+  const b = crypto.getRandomValues(new Uint8Array(9));
+  return btoa(String.fromCharCode(...b)).replace(/\+/g, '-').replace(/\//g, '_');
+}
