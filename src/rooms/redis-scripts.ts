@@ -69,6 +69,14 @@ end
 return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
 `);
 
+/** Lua: appends to `out` the message JSON of each entry in `entries` (an XRANGE reply). */
+const PUSH_MESSAGES = `for _, e in ipairs(entries) do
+  local f = e[2]
+  for i = 1, #f, 2 do
+    if f[i] == '${FIELD}' then out[#out + 1] = f[i + 1] end
+  end
+end`;
+
 /**
  * Read a page; mirrors `pageOf` in page.ts (the contract tests hold both to the same semantics).
  * KEYS: epoch, seq, log. ARGV: new epoch, after (-1 = none), before (-1 = none), limit.
@@ -102,12 +110,7 @@ else
   if from > lower + 1 then out[4] = 1 end
 end
 local entries = redis.call('XRANGE', KEYS[3], string.format('%d', from) .. '-0', string.format('%d', to) .. '-0')
-for _, e in ipairs(entries) do
-  local f = e[2]
-  for i = 1, #f, 2 do
-    if f[i] == '${FIELD}' then out[#out + 1] = f[i + 1] end
-  end
-end
+${PUSH_MESSAGES}
 return out
 `);
 
@@ -128,12 +131,7 @@ if cur then
 end
 local out = {epoch, start}
 local entries = redis.call('XRANGE', KEYS[2], string.format('%d', start) .. '-0', '+', 'COUNT', ARGV[1])
-for _, e in ipairs(entries) do
-  local f = e[2]
-  for i = 1, #f, 2 do
-    if f[i] == '${FIELD}' then out[#out + 1] = f[i + 1] end
-  end
-end
+${PUSH_MESSAGES}
 return out
 `);
 
