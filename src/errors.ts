@@ -1,7 +1,7 @@
 /** The one error type of the REST API, and the error of an unreachable backend. */
 import type { ErrorCode } from '@parley/client/wire';
 
-const STATUS: Record<ErrorCode | 'invalid_request' | 'unauthorized' | 'not_found' | 'too_large', number> = {
+const STATUS: Record<ErrorCode | 'invalid_request' | 'unauthorized' | 'too_large' | 'conflict', number> = {
   invalid_request: 400,
   invalid_message: 400,
   unknown_type: 400,
@@ -9,8 +9,11 @@ const STATUS: Record<ErrorCode | 'invalid_request' | 'unauthorized' | 'not_found
   forbidden: 403,
   not_member: 403,
   not_found: 404,
+  conflict: 409,
   too_large: 413,
   rate_limited: 429,
+  too_many_rooms: 429,
+  token_expired: 401,
   internal: 500,
   unavailable: 503,
 };

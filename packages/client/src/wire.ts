@@ -41,6 +41,8 @@ export const CLOSE = {
   restart: 1012,
   overloaded: 1013,
   heartbeatTimeout: 4000,
+  /** v1.1: the socket's token expired and no fresh one came within the grace. */
+  tokenExpired: 4001,
   slowConsumer: 4008,
 } as const;
 
@@ -52,6 +54,10 @@ export const ERROR_CODES = {
   rate_limited: 'rate_limited',
   unavailable: 'unavailable',
   internal: 'internal',
+  // v1.1
+  too_many_rooms: 'too_many_rooms',
+  token_expired: 'token_expired',
+  not_found: 'not_found',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 
