@@ -21,7 +21,9 @@ export function wsRoutes(config: Config, state: AppState, sessions: Sessions, ru
       state.shed();
       throw new AppError('unavailable', 'the instance is full; try again later', 5);
     }
-    c.set('user', await authenticate(config.auth, { user: c.req.query('user'), token: c.req.query('token') }));
+    const user = await authenticate(config.auth, { user: c.req.query('user'), token: c.req.query('token') });
+    await sessions.admit(user);
+    c.set('user', user);
     await next();
   });
 

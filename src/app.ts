@@ -38,7 +38,7 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
   const metrics = createMetrics(config.instanceId, stores.counters);
   const chat = new Chat(stores, { metrics, postRate: config.rates.send });
   const hub = new Hub({ feed: chat, sockets: runtime.sockets, metrics, sendBuffer: config.sendBuffer, batchWindowMs: config.batchWindowMs });
-  const sessions = new Sessions(chat, hub, runtime.sockets, { instanceId: config.instanceId, heartbeatMs: config.heartbeatMs, rates: config.rates, metrics });
+  const sessions = new Sessions(chat, hub, runtime.sockets, { instanceId: config.instanceId, heartbeatMs: config.heartbeatMs, rates: config.rates, limits: config.limits, metrics });
   let phase: 'starting' | 'ready' | 'draining' = 'starting';
   let closing = false;
 

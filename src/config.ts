@@ -43,6 +43,10 @@ const Env = v.object({
   SEND_BURST: int('SEND_BURST', 1, 100_000, 40),
   TYPING_RATE: int('TYPING_RATE', 1, 100_000, 20),
   TYPING_BURST: int('TYPING_BURST', 1, 100_000, 40),
+  JOIN_RATE: int('JOIN_RATE', 1, 100_000, 10),
+  JOIN_BURST: int('JOIN_BURST', 1, 100_000, 100),
+  MAX_ROOMS_PER_CONN: int('MAX_ROOMS_PER_CONN', 1, 100_000, 100),
+  MAX_CONNS_PER_USER: int('MAX_CONNS_PER_USER', 1, 1_000_000, 20),
   IDEMPOTENCY_TTL_MS: int('IDEMPOTENCY_TTL_MS', 1000, 7 * 86_400_000, 86_400_000),
   DRAIN_BATCH: int('DRAIN_BATCH', 1, 1_000_000, 1000),
   DRAIN_INTERVAL_MS: int('DRAIN_INTERVAL_MS', 0, 60_000, 500),
@@ -66,7 +70,10 @@ export type Config = {
   /** Connections the kernel queues for `accept` (Node; the kernel caps it at net.core.somaxconn). */
   listenBacklog: number;
   hotWindow: number;
-  rates: { send: { rate: number; burst: number }; typing: { rate: number; burst: number } };
+  /** Per-connection token buckets: messages, typing events, joins. */
+  rates: { send: { rate: number; burst: number }; typing: { rate: number; burst: number }; join: { rate: number; burst: number } };
+  /** Rooms one connection may have joined; live connections one user may have on every instance together. */
+  limits: { roomsPerConn: number; connsPerUser: number };
   idempotencyTtlMs: number;
   /**
    * On SIGTERM: `graceMs` with `/ready` 503 while still serving (for the load balancer to notice),
@@ -126,7 +133,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rates: {
       send: { rate: e.SEND_RATE, burst: e.SEND_BURST },
       typing: { rate: e.TYPING_RATE, burst: e.TYPING_BURST },
+      join: { rate: e.JOIN_RATE, burst: e.JOIN_BURST },
     },
+    limits: { roomsPerConn: e.MAX_ROOMS_PER_CONN, connsPerUser: e.MAX_CONNS_PER_USER },
     idempotencyTtlMs: e.IDEMPOTENCY_TTL_MS,
     drain: { batch: e.DRAIN_BATCH, intervalMs: e.DRAIN_INTERVAL_MS, graceMs: e.DRAIN_GRACE_MS },
     sendBuffer: { soft: e.SEND_BUFFER_SOFT, hard: e.SEND_BUFFER_HARD },

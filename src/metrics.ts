@@ -54,6 +54,12 @@ export function createMetrics(instance: string, storeCounters: () => Record<stri
       labelNames: ['code'] as const,
       registers: [registry],
     }),
+    refused: new Counter({
+      name: 'parley_refused_total',
+      help: 'Requests refused by a per-connection or per-user limit, by limit',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     appended: new Counter({ name: 'parley_messages_total', help: 'Messages appended', registers: [registry] }),
     deliveryLatency: new Histogram({
       name: 'parley_delivery_latency_seconds',

@@ -86,6 +86,11 @@ export class PresenceService {
     }
   }
 
+  /** How many live connections `user` has on every instance. */
+  connections(user: string): Promise<number> {
+    return this.#presence.connections(user).catch(backendError('connections'));
+  }
+
   /**
    * A room's members: its users with a live connection there and, for a direct room, both of its
    * users whatever their status. Sorted by name.

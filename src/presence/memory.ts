@@ -80,6 +80,13 @@ export class MemoryPresence implements Presence {
     return [...users.keys()].sort().map((user) => ({ user, status: 'online' as const }));
   }
 
+  async connections(user: string): Promise<number> {
+    const now = this.#now();
+    let n = 0;
+    for (const id of this.#users.get(user) ?? []) if ((this.#conns.get(id)?.expiresAt ?? 0) > now) n++;
+    return n;
+  }
+
   async status(user: string): Promise<UserPresence> {
     if ((this.#users.get(user)?.size ?? 0) > 0) return { user, status: 'online' };
     const lastSeen = this.#lastSeen.get(user);

@@ -132,6 +132,12 @@ export class RedisPresence implements Presence {
   }
 
   /** See `Presence.status`. */
+  async connections(user: string): Promise<number> {
+    const now = this.#now();
+    const expiries = await this.#redis.hvals(connsKey(user)).catch(unavailable);
+    return expiries.filter((e) => Number(e) > now).length;
+  }
+
   async status(user: string): Promise<UserPresence> {
     const now = this.#now();
     const [expiries, seen] = await Promise.all([

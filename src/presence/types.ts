@@ -44,6 +44,8 @@ export interface Presence {
   /** Users with a live connection in the room, all `online`, sorted by name. */
   members(room: string): Promise<Member[]>;
 
+  /** How many live connections the user has, on every instance (the per-user connection limit). */
+  connections(user: string): Promise<number>;
   /** A user's status: `online` while any connection lives; else `offline` with the last-seen time if known. */
   status(user: string): Promise<UserPresence>;
 

@@ -23,6 +23,8 @@ export class Conn {
   sendAt: number;
   typingTokens: number;
   typingAt: number;
+  joinTokens: number;
+  joinAt: number;
   /** When the send buffer was first seen past the hard limit; 0 while it is not. */
   overSince = 0;
   /** Allowance for refused frames before the socket is closed for abuse. */
@@ -36,17 +38,23 @@ export class Conn {
     /** The instance serving this connection (a `ConnRef` for presence). */
     readonly instance: string,
     readonly ws: WSContext,
-    burst: { send: number; typing: number; abuse: number },
+    burst: { send: number; typing: number; join: number; abuse: number },
     now: number,
   ) {
     this.sendTokens = burst.send;
     this.typingTokens = burst.typing;
+    this.joinTokens = burst.join;
     this.abuseTokens = burst.abuse;
-    this.sendAt = this.typingAt = this.abuseAt = now;
+    this.sendAt = this.typingAt = this.joinAt = this.abuseAt = now;
   }
 
   inRoom(room: string): boolean {
     return this.#rooms?.has(room) ?? false;
+  }
+
+  /** How many rooms this socket has joined (or is joining). */
+  roomCount(): number {
+    return this.#rooms?.size ?? 0;
   }
 
   /** The rooms this socket has joined, as a copy. */

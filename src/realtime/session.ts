@@ -18,9 +18,11 @@ type Frame<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
 
 /** Refused frames a socket may send at the sustained rate before it is closed with 1008. */
 const ABUSE = { burst: 50, rate: 5 } as const;
+/** `Retry-After` of an upgrade refused for the user's connection count. */
+const CONNS_RETRY_AFTER_S = 5;
 
 /** What a session needs to know of the instance. */
-export type SessionOptions = Pick<Config, 'instanceId' | 'heartbeatMs' | 'rates'> & { metrics: Metrics };
+export type SessionOptions = Pick<Config, 'instanceId' | 'heartbeatMs' | 'rates' | 'limits'> & { metrics: Metrics };
 
 export class Sessions {
   readonly #chat: Chat;
@@ -40,10 +42,22 @@ export class Sessions {
     this.#opts = opts;
   }
 
+  /**
+   * Whether `user` may open one more socket: refused with `rate_limited` (429 on the upgrade) at
+   * `MAX_CONNS_PER_USER` live connections on every instance together. Upgrades racing each other
+   * may each pass: the limit can be passed by as many sockets as open at the same moment.
+   */
+  async admit(user: string): Promise<void> {
+    const max = this.#opts.limits.connsPerUser;
+    if ((await this.#chat.presence.connections(user)) < max) return;
+    this.#opts.metrics.refused.inc({ reason: 'conns_per_user' });
+    throw new AppError('rate_limited', `at most ${max} connections per user; close one first`, CONNS_RETRY_AFTER_S);
+  }
+
   /** A socket was accepted for `user`: register it and say hello. */
   open(ws: WSContext, user: string): Conn {
     const { instanceId, heartbeatMs, rates, metrics } = this.#opts;
-    const conn = new Conn(newConnId(), user, instanceId, ws, { send: rates.send.burst, typing: rates.typing.burst, abuse: ABUSE.burst }, Date.now());
+    const conn = new Conn(newConnId(), user, instanceId, ws, { send: rates.send.burst, typing: rates.typing.burst, join: rates.join.burst, abuse: ABUSE.burst }, Date.now());
     this.#hub.add(conn);
     metrics.connectionsTotal.inc();
     this.#sockets.watchLiveness(ws, conn);
@@ -139,6 +153,8 @@ export class Sessions {
   }
 
   async #join(conn: Conn, frame: Frame<'join'>): Promise<void> {
+    // Every join spends a token, a repeated join of a room the socket is in too.
+    if (!this.#allow(conn, 'join')) throw new AppError('rate_limited', 'too many joins; slow down');
     const room = 'with' in frame ? this.#chat.directRoom(conn.user, frame.with) : frame.room;
     const kind = this.#chat.access(conn.user, room);
     const since = 'since' in frame ? frame.since : undefined;
@@ -159,6 +175,13 @@ export class Sessions {
 
   async #joinNow(conn: Conn, room: string, kind: RoomKind, since: { epoch: string; seq: number } | undefined): Promise<void> {
     const chat = this.#chat;
+    // Checked right before the hub counts the room (synchronously, in `beginJoin`), so that joins in
+    // flight together cannot pass the limit; a room the socket is in already counts once.
+    const max = this.#opts.limits.roomsPerConn;
+    if (!conn.inRoom(room) && conn.roomCount() >= max) {
+      this.#opts.metrics.refused.inc({ reason: 'rooms_per_conn' });
+      throw new AppError('too_many_rooms', `at most ${max} rooms per connection; leave one first`);
+    }
     await this.#hub.beginJoin(conn, room);
     try {
       const { first } = await chat.presence.enter(room, conn);
@@ -198,11 +221,17 @@ export class Sessions {
   }
 
   /** Token buckets per socket; a socket that keeps hitting the limit is closed with 1008. */
-  #allow(conn: Conn, what: 'send' | 'typing'): boolean {
+  #allow(conn: Conn, what: 'send' | 'typing' | 'join'): boolean {
     const now = Date.now();
     const { rate, burst } = this.#opts.rates[what];
-    const ok = what === 'send' ? take(conn, 'sendTokens', 'sendAt', rate, burst, now) : take(conn, 'typingTokens', 'typingAt', rate, burst, now);
+    const ok =
+      what === 'send'
+        ? take(conn, 'sendTokens', 'sendAt', rate, burst, now)
+        : what === 'typing'
+          ? take(conn, 'typingTokens', 'typingAt', rate, burst, now)
+          : take(conn, 'joinTokens', 'joinAt', rate, burst, now);
     if (ok) return true;
+    this.#opts.metrics.refused.inc({ reason: `${what}_rate` });
     if (!take(conn, 'abuseTokens', 'abuseAt', ABUSE.rate, ABUSE.burst, now)) {
       log.warn('closing abusive socket', { conn: conn.id, user: conn.user });
       conn.ws.close(CLOSE.policy, 'rate limit exceeded repeatedly');

@@ -34,6 +34,22 @@ export function presenceContract(name: string, make: PresenceFactory): void {
       expect(await p.status(alice)).toMatchObject({ user: alice, status: 'online' });
     });
 
+    it("counts a user's live connections, on any instance, and not those disconnected or expired", async () => {
+      const p = await use({ ttlMs: 300 });
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      expect(await p.connections(alice)).toBe(0);
+      const c1 = conn(alice);
+      const c2: ConnRef = { id: uid('conn'), user: alice, instance: uid('other-inst') };
+      await p.connect(c1);
+      await p.connect(c2);
+      await p.connect(conn(bob));
+      expect(await p.connections(alice)).toBe(2);
+      await p.disconnect(c1);
+      expect(await p.connections(alice)).toBe(1);
+      await sleep(400); // c2 is not refreshed: expired, even before anyone reaps it
+      expect(await p.connections(alice)).toBe(0);
+    });
+
     it('reports the last disconnect of a user, and then offline with that lastSeen', async () => {
       const p = await use();
       const alice = uid('alice');

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down, up } from '../../infra/redis/cluster.ts';
-import { type Client, type EventOf, type Server, closeAllClients, connect, eventually, rest, sleep, startServer, uid } from './server.ts';
+import { type Client, type EventOf, type Server, closeAllClients, connect, eventually, refusedUpgrade, rest, sleep, startServer, uid } from './server.ts';
 
 // Long enough that the silent test clients on the Deno instance (where only client frames count
 // as signs of life) are not closed mid-test; crash.test.ts runs instances with a short one.
@@ -96,5 +96,17 @@ describe('three instances (Node, Deno, Node) on one Redis Cluster', () => {
     await bob2.close();
     await alice.nextOf('presence', (p) => p.user === bobName && p.status === 'offline');
     expect((await rest(at(1), 'GET', `/v1/users/${bobName}/presence`, { user: 'x' })).json).toMatchObject({ status: 'offline', lastSeen: expect.any(Number) });
+  });
+
+  it("counts a user's sockets on every instance against MAX_CONNS_PER_USER (20): the 21st is refused with 429 on any of them", async () => {
+    const alice = uid('alice');
+    const sockets = [];
+    for (let i = 0; i < 20; i++) sockets.push(await connect(at(i % 3), alice));
+    // Each instance registers its sockets in presence as they open; wait until all 20 are there.
+    await eventually(async () => {
+      for (const i of [0, 1, 2]) expect((await refusedUpgrade(at(i), { user: alice })).status).toBe(429);
+    }, 5000);
+    await sockets[0]?.close();
+    await eventually(async () => expect((await connect(at(1), alice)).hello.type).toBe('hello'), 5000);
   });
 });

@@ -440,6 +440,10 @@ beforeAll(async () => {
     SEND_BURST: rate,
     TYPING_RATE: rate,
     TYPING_BURST: rate,
+    // The limits have their own tests (ws-limits.suite.ts); here they would only refuse at random.
+    JOIN_RATE: rate,
+    JOIN_BURST: rate,
+    MAX_ROOMS_PER_CONN: rate,
     // The inspector on a free port, only to force a full GC before reading the heap.
     NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --inspect=127.0.0.1:0`.trim(),
   };

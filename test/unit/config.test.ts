@@ -17,7 +17,8 @@ describe('loadConfig', () => {
       mongoUrl: undefined,
       maxConnections: 15_000,
       hotWindow: 1000,
-      rates: { send: { rate: 20, burst: 40 }, typing: { rate: 20, burst: 40 } },
+      rates: { send: { rate: 20, burst: 40 }, typing: { rate: 20, burst: 40 }, join: { rate: 10, burst: 100 } },
+      limits: { roomsPerConn: 100, connsPerUser: 20 },
     });
     expect(c.instanceId).toMatch(/^[A-Za-z0-9_.-]{1,64}$/);
     expect(loadConfig({}).instanceId).not.toBe(c.instanceId); // instances tell themselves apart
@@ -35,6 +36,10 @@ describe('loadConfig', () => {
       LISTEN_BACKLOG: '1024',
       SEND_RATE: '5',
       SEND_BURST: '10',
+      JOIN_RATE: '2',
+      JOIN_BURST: '3',
+      MAX_ROOMS_PER_CONN: '7',
+      MAX_CONNS_PER_USER: '4',
     });
     expect(c).toMatchObject({
       port: 9000,
@@ -44,7 +49,8 @@ describe('loadConfig', () => {
       mongoUrl: 'mongodb://127.0.0.1:27017',
       maxConnections: 100,
       listenBacklog: 1024,
-      rates: { send: { rate: 5, burst: 10 } },
+      rates: { send: { rate: 5, burst: 10 }, join: { rate: 2, burst: 3 } },
+      limits: { roomsPerConn: 7, connsPerUser: 4 },
     });
     expect(c.redisNodes).toEqual(['127.0.0.1:7000', '127.0.0.1:7001']);
   });

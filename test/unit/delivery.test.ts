@@ -63,7 +63,7 @@ function setup(opts: { batchWindowMs?: number } = {}) {
     terminated,
     connect(user: string) {
       const sock = new FakeSocket();
-      const conn = new Conn(`c${++n}`, user, 'test-instance', sock as unknown as WSContext, { send: 10, typing: 10, abuse: 10 }, Date.now());
+      const conn = new Conn(`c${++n}`, user, 'test-instance', sock as unknown as WSContext, { send: 10, typing: 10, join: 10, abuse: 10 }, Date.now());
       hub.add(conn);
       return { conn, sock };
     },

@@ -1,0 +1,70 @@
+/**
+ * The per-connection and per-user limits (docs/protocol.md, "Limits"), end to end: rooms per
+ * connection, the join rate, connections per user. Part of `wsSuite`: runs against every runtime.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Server, type Runtime, closeAllClients, connect, eventually, refusedUpgrade, rest, startServer, uid } from './server.ts';
+
+export function wsLimitsSuite(runtime: Runtime): void {
+  describe(`limits on ${runtime}`, () => {
+    let server: Server;
+    beforeAll(async () => {
+      server = await startServer(runtime, { MAX_ROOMS_PER_CONN: '3', JOIN_RATE: '1', JOIN_BURST: '8', MAX_CONNS_PER_USER: '2' });
+    });
+    afterAll(async () => {
+      expect(await server?.stop()).toBe(0);
+    });
+    afterEach(closeAllClients);
+
+    const refusals = async (reason: string): Promise<number> => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(new RegExp(`^parley_refused_total\\{reason="${reason}"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    };
+
+    it('refuses a join past MAX_ROOMS_PER_CONN with too_many_rooms; the socket keeps its rooms and may join again after a leave', async () => {
+      const a = await connect(server, uid('alice'));
+      const [r1, r2, r3, r4] = [uid('room'), uid('room'), uid('room'), uid('room')];
+      for (const r of [r1, r2, r3]) await a.join(r);
+      expect(await a.join(r1)).toMatchObject({ type: 'joined', room: r1 }); // a room it is in counts once
+      a.send({ type: 'join', room: r4, cid: 'j-4' });
+      expect(await a.nextOf('error')).toMatchObject({ code: 'too_many_rooms', room: r4, cid: 'j-4' });
+      // Still in its three rooms: a message in one of them arrives.
+      const b = await connect(server, uid('bob'));
+      await b.join(r2);
+      await b.post(r2, 'still here?', 'b-1');
+      expect(await a.nextOf('message', (m) => m.room === r2)).toMatchObject({ text: 'still here?' });
+      a.send({ type: 'leave', room: r3 });
+      await a.nextOf('left');
+      expect(await a.join(r4)).toMatchObject({ room: r4 });
+      expect(await refusals('rooms_per_conn')).toBeGreaterThanOrEqual(1);
+    });
+
+    it('lets a burst of JOIN_BURST joins through, then refuses joins with rate_limited', async () => {
+      const a = await connect(server, uid('alice'));
+      const room = uid('room');
+      // Repeated joins of one room spend tokens too, and never hit the room limit.
+      for (let i = 0; i < 8; i++) a.send({ type: 'join', room, cid: `j-${i}` });
+      a.send({ type: 'join', room, cid: 'j-8' });
+      expect(await a.nextOf('error')).toMatchObject({ code: 'rate_limited', room, cid: 'j-8' });
+      await a.heartbeat();
+      expect(a.all('joined')).toHaveLength(8);
+      expect(await refusals('join_rate')).toBeGreaterThanOrEqual(1);
+      // One token a second comes back.
+      await eventually(async () => expect(await a.join(room)).toMatchObject({ room }), 3000, 1100);
+    });
+
+    it('answers the upgrade past MAX_CONNS_PER_USER with 429 and Retry-After, until one of them closes', async () => {
+      const alice = uid('alice');
+      const [a1] = [await connect(server, alice), await connect(server, alice)];
+      const refused = await refusedUpgrade(server, { user: alice });
+      expect(refused.status).toBe(429);
+      expect(String(refused.headers['retry-after'])).toMatch(/^\d+$/);
+      await (await connect(server, uid('bob'))).heartbeat(); // others are not affected
+      expect(await refusals('conns_per_user')).toBeGreaterThanOrEqual(1);
+      await a1?.close();
+      await eventually(async () => expect((await connect(server, alice)).hello.type).toBe('hello'));
+      // REST is not limited by the socket count.
+      expect((await rest(server, 'GET', '/v1/conversations', { user: alice })).status).toBe(200);
+    });
+  });
+}
