@@ -47,6 +47,7 @@ const Env = v.object({
   JOIN_BURST: int('JOIN_BURST', 1, 100_000, 100),
   MAX_ROOMS_PER_CONN: int('MAX_ROOMS_PER_CONN', 1, 100_000, 100),
   MAX_CONNS_PER_USER: int('MAX_CONNS_PER_USER', 1, 1_000_000, 20),
+  ABUSE_BAR_MS: int('ABUSE_BAR_MS', 0, 86_400_000, 10_000),
   IDEMPOTENCY_TTL_MS: int('IDEMPOTENCY_TTL_MS', 1000, 7 * 86_400_000, 86_400_000),
   DRAIN_BATCH: int('DRAIN_BATCH', 1, 1_000_000, 1000),
   DRAIN_INTERVAL_MS: int('DRAIN_INTERVAL_MS', 0, 60_000, 500),
@@ -72,8 +73,11 @@ export type Config = {
   hotWindow: number;
   /** Per-connection token buckets: messages, typing events, joins. */
   rates: { send: { rate: number; burst: number }; typing: { rate: number; burst: number }; join: { rate: number; burst: number } };
-  /** Rooms one connection may have joined; live connections one user may have on every instance together. */
-  limits: { roomsPerConn: number; connsPerUser: number };
+  /**
+   * Rooms one connection may have joined; live connections one user may have on every instance
+   * together; how long a user whose socket was closed for abuse may open no new one (0: not at all).
+   */
+  limits: { roomsPerConn: number; connsPerUser: number; abuseBarMs: number };
   idempotencyTtlMs: number;
   /**
    * On SIGTERM: `graceMs` with `/ready` 503 while still serving (for the load balancer to notice),
@@ -135,7 +139,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       typing: { rate: e.TYPING_RATE, burst: e.TYPING_BURST },
       join: { rate: e.JOIN_RATE, burst: e.JOIN_BURST },
     },
-    limits: { roomsPerConn: e.MAX_ROOMS_PER_CONN, connsPerUser: e.MAX_CONNS_PER_USER },
+    limits: { roomsPerConn: e.MAX_ROOMS_PER_CONN, connsPerUser: e.MAX_CONNS_PER_USER, abuseBarMs: e.ABUSE_BAR_MS },
     idempotencyTtlMs: e.IDEMPOTENCY_TTL_MS,
     drain: { batch: e.DRAIN_BATCH, intervalMs: e.DRAIN_INTERVAL_MS, graceMs: e.DRAIN_GRACE_MS },
     sendBuffer: { soft: e.SEND_BUFFER_SOFT, hard: e.SEND_BUFFER_HARD },

@@ -2,9 +2,10 @@
  * Presence as users see it: who is in a room, a user's status and last-seen time, and the
  * `presence` frames that announce users coming online in a room and leaving it.
  */
+import { AppError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { Member, RoomKind } from '@parley/client/wire';
-import type { ConnRef, Presence, UserPresence } from '../presence/types.ts';
+import { type ConnRef, ConnectionGone, type Presence, type UserPresence } from '../presence/types.ts';
 import type { RoomLog } from '../rooms/types.ts';
 import type { UserStore } from '../users/types.ts';
 import { backendError } from './backend.ts';
@@ -29,9 +30,16 @@ export class PresenceService {
     this.#presence.connect(conn).catch((err) => log.warn('presence connect failed', { conn: conn.id, err }));
   }
 
-  /** Puts a socket in a room; `first` when it is the user's first connection there. */
+  /**
+   * Puts a socket in a room; `first` when it is the user's first connection there. A socket whose
+   * presence entry is gone (closed meanwhile, or expired while the backend could not be reached)
+   * is answered `unavailable`: it may join again once its entry is refreshed.
+   */
   enter(room: string, conn: ConnRef): Promise<{ first: boolean }> {
-    return this.#presence.join(room, conn).catch(backendError('join', room));
+    return this.#presence.join(room, conn).catch((err: unknown) => {
+      if (err instanceof ConnectionGone) throw new AppError('unavailable', 'this connection is not registered yet; retry', 1);
+      return backendError('join', room)(err);
+    });
   }
 
   /** Undoes `enter` after a join that failed; never throws. */
@@ -86,9 +94,20 @@ export class PresenceService {
     }
   }
 
-  /** How many live connections `user` has on every instance. */
-  connections(user: string): Promise<number> {
-    return this.#presence.connections(user).catch(backendError('connections'));
+  /**
+   * What decides whether `user` may open one more connection: how many live ones the user has on
+   * every instance, and how long the user is still barred after abuse (ms, 0 when not).
+   */
+  async admission(user: string): Promise<{ connections: number; barredMs: number }> {
+    const [connections, barredMs] = await Promise.all([this.#presence.connections(user), this.#presence.barredFor(user)]).catch(
+      backendError('admission'),
+    );
+    return { connections, barredMs };
+  }
+
+  /** Bars `user` from opening connections for `ms`, on every instance. Best effort. */
+  bar(user: string, ms: number): void {
+    this.#presence.bar(user, ms).catch((err) => log.warn('bar failed', { user, err }));
   }
 
   /**

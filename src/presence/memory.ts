@@ -1,6 +1,6 @@
 /** In-process presence with the same TTL logic as the distributed one. */
 import type { Member } from '@parley/client/wire';
-import type { ConnRef, Presence, Reaped, UserPresence } from './types.ts';
+import { type ConnRef, ConnectionGone, type Presence, type Reaped, type UserPresence } from './types.ts';
 
 export type MemoryPresenceOptions = {
   /** A connection not refreshed for this long is reaped. */
@@ -11,6 +11,8 @@ export type MemoryPresenceOptions = {
 /** `rooms` is created with the connection's first room: most have none or one. */
 type Entry = { ref: ConnRef; expiresAt: number; rooms: Set<string> | null };
 
+/** Barred users past which expired bars are swept. */
+const MAX_BARRED = 100_000;
 /** Users whose last-seen time is remembered at most; the oldest are forgotten first. */
 const MAX_LAST_SEEN = 1_000_000;
 
@@ -20,6 +22,8 @@ export class MemoryPresence implements Presence {
   /** room → user → that user's connection ids in the room */
   readonly #rooms = new Map<string, Map<string, Set<string>>>();
   readonly #lastSeen = new Map<string, number>();
+  /** user → until when (ms) new connections are refused */
+  readonly #barred = new Map<string, number>();
   readonly #ttlMs: number;
   readonly #now: () => number;
 
@@ -56,7 +60,7 @@ export class MemoryPresence implements Presence {
 
   async join(room: string, conn: ConnRef): Promise<{ first: boolean }> {
     const entry = this.#conns.get(conn.id);
-    if (!entry) throw new Error(`connection ${conn.id} is not registered`);
+    if (!entry) throw new ConnectionGone(conn);
     let users = this.#rooms.get(room);
     if (!users) this.#rooms.set(room, (users = new Map()));
     let ids = users.get(conn.user);
@@ -85,6 +89,19 @@ export class MemoryPresence implements Presence {
     let n = 0;
     for (const id of this.#users.get(user) ?? []) if ((this.#conns.get(id)?.expiresAt ?? 0) > now) n++;
     return n;
+  }
+
+  async bar(user: string, ms: number): Promise<void> {
+    const now = this.#now();
+    if (this.#barred.size >= MAX_BARRED) for (const [u, until] of this.#barred) if (until <= now) this.#barred.delete(u);
+    this.#barred.set(user, now + ms);
+  }
+
+  async barredFor(user: string): Promise<number> {
+    const left = (this.#barred.get(user) ?? 0) - this.#now();
+    if (left > 0) return left;
+    this.#barred.delete(user);
+    return 0;
   }
 
   async status(user: string): Promise<UserPresence> {

@@ -5,6 +5,7 @@
  * - `parley:{u:<user>}:connrooms:<connId>` set of the connection's rooms, for disconnect and reap.
  * - `parley:{u:<user>}:seen` the last-seen time after the user went offline.
  * - `parley:{u:<user>}:at` the time of the user's last online/offline transition (see `stamp` in `redis-scripts.ts`).
+ * - `parley:{u:<user>}:barred` present (with a TTL) while the user may open no connection, after abuse.
  * - `parley:{<room>}:members` hash `<user>|<connId>` → expiresAt.
  * - `parley:{exp:<k>}` (k < 16) sorted sets `[connId,user,instance]` by expiresAt: the expiry index,
  *   spread over the shards, from which `reap` claims due connections.
@@ -22,7 +23,7 @@ import { unavailable } from '../redis/connection.ts';
 import { fnv1a } from '../redis/hash.ts';
 import { runScript } from '../redis/script.ts';
 import * as S from './redis-scripts.ts';
-import type { ConnRef, Presence, Reaped, UserPresence } from './types.ts';
+import { type ConnRef, ConnectionGone, type Presence, type Reaped, type UserPresence } from './types.ts';
 
 /** Expiry index shards: enough to spread over the masters and to keep each claim small. */
 const INDEX_SHARDS = 16;
@@ -113,7 +114,7 @@ export class RedisPresence implements Presence {
     const known = await runScript(this.#redis, S.ADD_ROOM, [connsKey(conn.user), connRoomsKey(conn)], [conn.id, room, this.#safetyMs]).catch(unavailable);
     if (typeof known !== 'string') {
       await this.#leaveRoom(room, conn).catch(unavailable);
-      throw new Error(`connection ${conn.id} is not registered`);
+      throw new ConnectionGone(conn);
     }
     return { first: first === 1 };
   }
@@ -136,6 +137,14 @@ export class RedisPresence implements Presence {
     const now = this.#now();
     const expiries = await this.#redis.hvals(connsKey(user)).catch(unavailable);
     return expiries.filter((e) => Number(e) > now).length;
+  }
+
+  async bar(user: string, ms: number): Promise<void> {
+    await this.#redis.set(barredKey(user), '1', 'PX', ms).catch(unavailable);
+  }
+
+  async barredFor(user: string): Promise<number> {
+    return Math.max(0, await this.#redis.pttl(barredKey(user)).catch(unavailable));
   }
 
   async status(user: string): Promise<UserPresence> {
@@ -241,6 +250,7 @@ const connsKey = (user: string): string => `parley:{u:${user}}:conns`;
 const connRoomsKey = (c: ConnRef): string => `parley:{u:${c.user}}:connrooms:${c.id}`;
 const seenKey = (user: string): string => `parley:{u:${user}}:seen`;
 const atKey = (user: string): string => `parley:{u:${user}}:at`;
+const barredKey = (user: string): string => `parley:{u:${user}}:barred`;
 const membersKey = (room: string): string => `parley:{${room}}:members`;
 const indexKey = (connId: string): string => `parley:{exp:${fnv1a(connId) % INDEX_SHARDS}}`;
 /** User names cannot contain `|` (wire.ts USER_RE), so the room scripts split at the first one. */

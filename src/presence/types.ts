@@ -7,6 +7,14 @@ import type { Member, PresenceStatus } from '@parley/client/wire';
 
 export type ConnRef = { id: string; user: string; instance: string };
 
+/** `join` of a connection that is not registered (disconnected, or reaped meanwhile). */
+export class ConnectionGone extends Error {
+  override name = 'ConnectionGone';
+  constructor(conn: ConnRef) {
+    super(`connection ${conn.id} is not registered`);
+  }
+}
+
 export type UserPresence = { user: string; status: PresenceStatus; lastSeen?: number };
 
 /** A transition produced by `reap`: a connection that expired without `disconnect`. */
@@ -46,6 +54,10 @@ export interface Presence {
 
   /** How many live connections the user has, on every instance (the per-user connection limit). */
   connections(user: string): Promise<number>;
+  /** Bars the user from opening connections for `ms`, on every instance (after abuse). */
+  bar(user: string, ms: number): Promise<void>;
+  /** How long the user is still barred, in ms; 0 when not. */
+  barredFor(user: string): Promise<number>;
   /** A user's status: `online` while any connection lives; else `offline` with the last-seen time if known. */
   status(user: string): Promise<UserPresence>;
 

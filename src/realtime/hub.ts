@@ -31,6 +31,8 @@ export class Conn {
   abuseTokens: number;
   abuseAt: number;
   closed = false;
+  /** The server has closed the socket (abuse, heartbeat, frame size): its frames are ignored from now on. */
+  closing = false;
 
   constructor(
     readonly id: string,

@@ -44,14 +44,21 @@ export class Sessions {
 
   /**
    * Whether `user` may open one more socket: refused with `rate_limited` (429 on the upgrade) at
-   * `MAX_CONNS_PER_USER` live connections on every instance together. Upgrades racing each other
-   * may each pass: the limit can be passed by as many sockets as open at the same moment.
+   * `MAX_CONNS_PER_USER` live connections on every instance together, and for `ABUSE_BAR_MS` after
+   * one of the user's sockets was closed for abuse (otherwise each reconnect would bring a fresh
+   * burst of every per-socket limit). Upgrades racing each other may each pass: the limit can be
+   * passed by as many sockets as open at the same moment.
    */
   async admit(user: string): Promise<void> {
-    const max = this.#opts.limits.connsPerUser;
-    if ((await this.#chat.presence.connections(user)) < max) return;
-    this.#opts.metrics.refused.inc({ reason: 'conns_per_user' });
-    throw new AppError('rate_limited', `at most ${max} connections per user; close one first`, CONNS_RETRY_AFTER_S);
+    const { metrics, limits } = this.#opts;
+    const { connections, barredMs } = await this.#chat.presence.admission(user);
+    if (barredMs > 0) {
+      metrics.refused.inc({ reason: 'abuse_bar' });
+      throw new AppError('rate_limited', 'closed for abuse recently; wait before reconnecting', Math.ceil(barredMs / 1000));
+    }
+    if (connections < limits.connsPerUser) return;
+    metrics.refused.inc({ reason: 'conns_per_user' });
+    throw new AppError('rate_limited', `at most ${limits.connsPerUser} connections per user; close one first`, CONNS_RETRY_AFTER_S);
   }
 
   /** A socket was accepted for `user`: register it and say hello. */
@@ -70,7 +77,7 @@ export class Sessions {
 
   /** One inbound frame. Never throws. */
   async message(conn: Conn, data: unknown): Promise<void> {
-    if (conn.closed) return;
+    if (conn.closed || conn.closing) return;
     conn.missed = 0;
     const { metrics } = this.#opts;
     const text = typeof data === 'string' ? data : null;
@@ -81,7 +88,7 @@ export class Sessions {
     // Only runtimes that do not enforce the limit get here with a larger frame (Node's ws closes first).
     if (text.length > LIMITS.frameBytes / 4 && new TextEncoder().encode(text).byteLength > LIMITS.frameBytes) {
       metrics.framesIn.inc({ type: 'invalid' });
-      conn.ws.close(CLOSE.tooLarge, 'frame too large');
+      this.#shut(conn, CLOSE.tooLarge, 'frame too large');
       return;
     }
     const parsed = parseClientFrame(text);
@@ -142,11 +149,7 @@ export class Sessions {
 
   #timeout(conn: Conn): void {
     log.info('heartbeat timeout', { conn: conn.id, user: conn.user });
-    try {
-      conn.ws.close(CLOSE.heartbeatTimeout, 'heartbeat timeout');
-    } catch {
-      // already closing
-    }
+    this.#shut(conn, CLOSE.heartbeatTimeout, 'heartbeat timeout');
     // A peer that is gone never completes the closing handshake.
     setTimeout(() => this.#sockets.terminate(conn.ws), 1000);
     void this.close(conn, CLOSE.heartbeatTimeout);
@@ -194,6 +197,8 @@ export class Sessions {
     } catch (err) {
       this.#hub.leave(conn, room);
       await chat.presence.forget(room, conn);
+      // The socket closed while it joined (its presence entry is gone): nobody is left to answer.
+      if (conn.closed || conn.closing) return;
       throw err;
     }
   }
@@ -233,10 +238,22 @@ export class Sessions {
     if (ok) return true;
     this.#opts.metrics.refused.inc({ reason: `${what}_rate` });
     if (!take(conn, 'abuseTokens', 'abuseAt', ABUSE.rate, ABUSE.burst, now)) {
-      log.warn('closing abusive socket', { conn: conn.id, user: conn.user });
-      conn.ws.close(CLOSE.policy, 'rate limit exceeded repeatedly');
+      const barMs = this.#opts.limits.abuseBarMs;
+      log.warn('closing abusive socket', { conn: conn.id, user: conn.user, barMs });
+      this.#shut(conn, CLOSE.policy, 'rate limit exceeded repeatedly');
+      if (barMs > 0) this.#chat.presence.bar(conn.user, barMs);
     }
     return false;
+  }
+
+  /** Closes the socket from the server's side; what the client still sends until it answers is ignored. */
+  #shut(conn: Conn, code: number, reason: string): void {
+    conn.closing = true;
+    try {
+      conn.ws.close(code, reason);
+    } catch {
+      // already closing
+    }
   }
 
   #error(conn: Conn, code: ErrorCode, message: string, cid?: string, room?: string): void {

@@ -3,13 +3,21 @@
  * connection, the join rate, connections per user. Part of `wsSuite`: runs against every runtime.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Server, type Runtime, closeAllClients, connect, eventually, refusedUpgrade, rest, startServer, uid } from './server.ts';
+import { type Server, type Runtime, closeAllClients, closeOf, connect, eventually, refusedUpgrade, rest, startServer, uid } from './server.ts';
 
 export function wsLimitsSuite(runtime: Runtime): void {
   describe(`limits on ${runtime}`, () => {
     let server: Server;
     beforeAll(async () => {
-      server = await startServer(runtime, { MAX_ROOMS_PER_CONN: '3', JOIN_RATE: '1', JOIN_BURST: '8', MAX_CONNS_PER_USER: '2' });
+      server = await startServer(runtime, {
+        MAX_ROOMS_PER_CONN: '3',
+        JOIN_RATE: '1',
+        JOIN_BURST: '8',
+        MAX_CONNS_PER_USER: '2',
+        SEND_RATE: '1',
+        SEND_BURST: '5',
+        ABUSE_BAR_MS: '1500',
+      });
     });
     afterAll(async () => {
       expect(await server?.stop()).toBe(0);
@@ -65,6 +73,24 @@ export function wsLimitsSuite(runtime: Runtime): void {
       await eventually(async () => expect((await connect(server, alice)).hello.type).toBe('hello'));
       // REST is not limited by the socket count.
       expect((await rest(server, 'GET', '/v1/conversations', { user: alice })).status).toBe(200);
+    });
+
+    it('bars a user whose socket was closed for abuse from reconnecting for ABUSE_BAR_MS, then lets it back', async () => {
+      const alice = uid('alice');
+      const a = await connect(server, alice);
+      const room = uid('room');
+      await a.join(room);
+      for (let i = 0; i < 300 && !a.closeInfo; i++) {
+        a.send({ type: 'send', room, text: 'spam', cid: `s-${i}` });
+        await a.next((e) => (e.type === 'ack' || e.type === 'error') && e.cid === `s-${i}`).catch(() => undefined);
+      }
+      expect((await closeOf(a)).code).toBe(1008);
+      const refused = await refusedUpgrade(server, { user: alice });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(await refusals('abuse_bar')).toBeGreaterThanOrEqual(1);
+      await (await connect(server, uid('bob'))).heartbeat(); // only that user
+      await eventually(async () => expect((await connect(server, alice)).hello.type).toBe('hello'), 5000, 250);
     });
   });
 }
