@@ -50,6 +50,19 @@ export function presenceContract(name: string, make: PresenceFactory): void {
       expect(await p.connections(alice)).toBe(0);
     });
 
+    it('bars a user for a while, on every instance, and no one else', async () => {
+      const p = await use();
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      expect(await p.barredFor(alice)).toBe(0);
+      await p.bar(alice, 400);
+      const left = await p.barredFor(alice);
+      expect(left).toBeGreaterThan(200);
+      expect(left).toBeLessThanOrEqual(400);
+      expect(await p.barredFor(bob)).toBe(0);
+      await sleep(450);
+      expect(await p.barredFor(alice)).toBe(0);
+    });
+
     it('reports the last disconnect of a user, and then offline with that lastSeen', async () => {
       const p = await use();
       const alice = uid('alice');
