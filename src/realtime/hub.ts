@@ -31,6 +31,10 @@ export class Conn {
   abuseTokens: number;
   abuseAt: number;
   closed = false;
+  /** When the socket's token expires (ms since the epoch); 0: never (dev mode, or no `exp`). */
+  expiresAt = 0;
+  /** The token clock's one timer (see `TokenClock`), while armed. */
+  expiry: ReturnType<typeof setTimeout> | undefined = undefined;
 
   constructor(
     readonly id: string,
