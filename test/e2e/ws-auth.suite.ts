@@ -3,7 +3,9 @@
  * timeout, token expiry with its grace, and re-authentication. Part of `wsSuite`: runs against
  * every runtime.
  */
+import { ParleyClient } from '@parley/client';
 import { sign } from 'hono/jwt';
+import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Client, type Runtime, type Server, closeAllClients, closeOf, connectByFrame, refusedUpgrade, rest, sleep, startServer, uid } from './server.ts';
 
@@ -104,6 +106,19 @@ export function wsAuthSuite(runtime: Runtime): void {
         expect(await c.nextOf('message', (m) => m.cid === 's-1')).toMatchObject({ from: alice });
       });
 
+      it('tells a user past MAX_CONNS_PER_USER rate_limited, then closes with 1008, when it authenticates by its first frame', async () => {
+        const limited = await own({ MAX_CONNS_PER_USER: '2' });
+        const alice = uid('alice');
+        await connectByFrame(limited, { user: alice });
+        await connectByFrame(limited, { user: alice });
+        const third = await Client.open(limited.wsUrl);
+        third.send({ type: 'auth', user: alice });
+        const closed = await closeOf(third);
+        expect(closed.code).toBe(1008);
+        expect(third.events).toEqual([{ type: 'error', code: 'rate_limited', message: expect.any(String) }]);
+        await (await connectByFrame(limited, { user: uid('bob') })).heartbeat(); // others still welcome
+      });
+
       it('counts a socket waiting for its auth frame towards MAX_CONNECTIONS, but shows nobody online', async () => {
         const small = await own({ MAX_CONNECTIONS: '1', AUTH_TIMEOUT_MS: '5000' });
         const waiting = await Client.open(small.wsUrl);
@@ -184,6 +199,40 @@ export function wsAuthSuite(runtime: Runtime): void {
         await sleep(2500);
         await Promise.all([a.heartbeat(), b.heartbeat()]);
         expect([...a.all('error'), ...b.all('error')]).toEqual([]);
+      });
+
+      it('the typed client keeps its socket across several short-lived tokens by asking its provider ahead of each expiry', async () => {
+        const alice = uid('alice');
+        const room = uid('room');
+        const calls: { at: number; exp: number }[] = [];
+        const client = new ParleyClient({
+          url: server.url,
+          WebSocket: WebSocket as never,
+          token: async () => {
+            const exp = now() + 3;
+            calls.push({ at: Date.now(), exp: exp * 1000 });
+            return sign({ sub: alice, exp }, SECRET, 'HS256');
+          },
+        });
+        const errors: string[] = [];
+        const closes: number[] = [];
+        client.on('error', (e) => errors.push(e.code));
+        client.on('close', (e) => closes.push(e.code));
+        try {
+          const opened = new Promise((resolve) => client.on('open', resolve));
+          client.connect();
+          client.join(room);
+          expect(await opened).toMatchObject({ user: alice });
+          await sleep(6500); // two expiries at least, and their grace
+          expect(closes).toEqual([]);
+          expect(errors).toEqual([]);
+          expect(calls.length).toBeGreaterThanOrEqual(3);
+          // Each fresh token was asked for before the previous one expired.
+          for (let i = 1; i < calls.length; i++) expect(calls[i]!.at).toBeLessThan(calls[i - 1]!.exp);
+          expect(await client.send(room, 'still here')).toMatchObject({ room });
+        } finally {
+          client.close();
+        }
       });
 
       it('refuses a re-auth for another user (forbidden), a bad token (invalid_message) or an expired one (token_expired), and keeps the socket as it was', async () => {
