@@ -1,13 +1,12 @@
 /**
- * Who is calling: dev mode trusts a name, jwt mode verifies an HS256 token. `requireUser` is the
- * REST middleware; the WebSocket upgrade calls `authenticate` itself.
+ * Who is calling: dev mode trusts a name, jwt mode verifies an HS256 token (src/auth.ts).
+ * `requireUser` is the REST middleware; the WebSocket upgrade calls `identify` itself.
  */
 import { createMiddleware } from 'hono/factory';
-import { verify } from 'hono/jwt';
+import { type Credentials, identify } from '../src/auth.ts';
 import type { Config } from '../src/config.ts';
-import { AppError } from '../src/errors.ts';
-import { isUserName } from '@parley/client/wire';
 
+export type { Credentials } from '../src/auth.ts';
 export type AuthEnv = { Variables: { user: string } };
 
 export function requireUser(auth: Config['auth']) {
@@ -17,28 +16,9 @@ export function requireUser(auth: Config['auth']) {
   });
 }
 
-export type Credentials = { user?: string | null | undefined; token?: string | null | undefined };
-
 /** Resolves the user; throws `AppError('unauthorized')` on a missing, malformed or expired credential. */
 export async function authenticate(auth: Config['auth'], cred: Credentials): Promise<string> {
-  if (auth.mode === 'dev') {
-    const user = cred.user ?? '';
-    if (!isUserName(user)) throw new AppError('unauthorized', 'a valid user name is required');
-    return user;
-  }
-  const token = cred.token;
-  if (!token) throw new AppError('unauthorized', 'a bearer token is required');
-  let payload: Record<string, unknown>;
-  try {
-    payload = await verify(token, auth.secret, 'HS256');
-  } catch {
-    throw new AppError('unauthorized', 'the token is invalid or expired');
-  }
-  const sub = payload['sub'];
-  if (typeof sub !== 'string' || !isUserName(sub)) {
-    throw new AppError('unauthorized', 'the token has no valid "sub"');
-  }
-  return sub;
+  return (await identify(auth, cred)).user;
 }
 
 /** Reads a REST request's credentials from its headers. */

@@ -1,18 +1,24 @@
-/** `GET /ws`: authenticate, check capacity, upgrade, and hand the socket to the session. */
+/**
+ * `GET /ws`: check capacity, authenticate, upgrade, and hand the socket to the session. Without
+ * credentials in the URL (no `token`, no `user`) the socket is upgraded pending, and authenticates
+ * with its first frame (`PendingSockets`, v1.1).
+ */
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { WSContext, WSEvents } from 'hono/ws';
-import { authenticate } from './auth.ts';
+import { type Identity, identify } from '../src/auth.ts';
 import type { Config } from '../src/config.ts';
 import { AppError } from '../src/errors.ts';
 import type { Conn } from '../src/realtime/hub.ts';
+import type { PendingSocket, PendingSockets } from '../src/realtime/pending.ts';
 import type { WsRuntime } from '../src/realtime/runtime.ts';
 import type { Sessions } from '../src/realtime/session.ts';
 import type { AppState } from './types.ts';
 
-type WsEnv = { Variables: { user: string } };
+/** `identity` null: no credentials in the URL, authenticate by the first frame. */
+type WsEnv = { Variables: { identity: Identity | null } };
 
-export function wsRoutes(config: Config, state: AppState, sessions: Sessions, runtime: WsRuntime): Hono<WsEnv> {
+export function wsRoutes(config: Config, state: AppState, sessions: Sessions, pending: PendingSockets, runtime: WsRuntime): Hono<WsEnv> {
   const r = new Hono<WsEnv>();
 
   const admit = createMiddleware<WsEnv>(async (c, next) => {
@@ -21,17 +27,22 @@ export function wsRoutes(config: Config, state: AppState, sessions: Sessions, ru
       state.shed();
       throw new AppError('unavailable', 'the instance is full; try again later', 5);
     }
-    const user = await authenticate(config.auth, { user: c.req.query('user'), token: c.req.query('token') });
-    await sessions.admit(user);
-    c.set('user', user);
+    const user = c.req.query('user');
+    const token = c.req.query('token');
+    if (user === undefined && token === undefined) c.set('identity', null);
+    else {
+      const identity = await identify(config.auth, { user, token });
+      await sessions.admit(identity.user);
+      c.set('identity', identity);
+    }
     await next();
   });
 
   r.get(
     '/ws',
     admit,
-    // Only the user name is kept: the request and its context must not live as long as the socket.
-    runtime.upgradeWebSocket((c) => new SocketEvents(sessions, c.get('user'))),
+    // Only the identity is kept: the request and its context must not live as long as the socket.
+    runtime.upgradeWebSocket((c) => new SocketEvents(sessions, pending, c.get('identity'))),
   );
   return r;
 }
@@ -42,17 +53,24 @@ export function wsRoutes(config: Config, state: AppState, sessions: Sessions, ru
  */
 class SocketEvents implements WSEvents {
   conn: Conn | undefined = undefined;
+  waiting: PendingSocket | undefined = undefined;
   constructor(
     readonly sessions: Sessions,
-    readonly user: string,
+    readonly pending: PendingSockets,
+    readonly identity: Identity | null,
   ) {}
   onOpen(_event: Event, ws: WSContext): void {
-    this.conn = this.sessions.open(ws, this.user);
+    if (this.identity) this.conn = this.sessions.open(ws, this.identity);
+    else this.waiting = this.pending.open(ws);
   }
   onMessage(event: MessageEvent): void {
-    if (this.conn) void this.sessions.message(this.conn, event.data);
+    const conn = this.conn ?? this.waiting?.conn;
+    if (conn) void this.sessions.message(conn, event.data);
+    else if (this.waiting) void this.pending.message(this.waiting, event.data);
   }
   onClose(event: CloseEvent): void {
-    if (this.conn) void this.sessions.close(this.conn, event.code);
+    const conn = this.conn ?? this.waiting?.conn;
+    if (conn) void this.sessions.close(conn, event.code);
+    else if (this.waiting) this.pending.close(this.waiting);
   }
 }

@@ -21,8 +21,10 @@ import { log } from './log.ts';
 import { createMetrics, watchLoopLag } from './metrics.ts';
 import { drain } from './realtime/drain.ts';
 import { Hub } from './realtime/hub.ts';
+import { PendingSockets } from './realtime/pending.ts';
 import type { WsRuntime } from './realtime/runtime.ts';
 import { Sessions } from './realtime/session.ts';
+import { CLOSE } from '@parley/client/wire';
 
 export type Parley = {
   app: Hono;
@@ -38,19 +40,23 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
   const metrics = createMetrics(config.instanceId, stores.counters);
   const chat = new Chat(stores, { metrics, postRate: config.rates.send });
   const hub = new Hub({ feed: chat, sockets: runtime.sockets, metrics, sendBuffer: config.sendBuffer, batchWindowMs: config.batchWindowMs });
-  const sessions = new Sessions(chat, hub, runtime.sockets, { instanceId: config.instanceId, heartbeatMs: config.heartbeatMs, rates: config.rates, limits: config.limits, metrics });
+  const { instanceId, heartbeatMs, rates, limits, auth, tokenGraceMs, authTimeoutMs } = config;
+  const sessions = new Sessions(chat, hub, runtime.sockets, { instanceId, heartbeatMs, rates, limits, auth, tokenGraceMs, metrics });
   let phase: 'starting' | 'ready' | 'draining' = 'starting';
   let closing = false;
+  const pending = new PendingSockets(sessions, { auth, authTimeoutMs, metrics, sockets: runtime.sockets, accepting: () => !closing });
+  // Sockets still authenticating by their first frame count towards the capacity.
+  const connections = () => hub.conns.size + pending.size;
 
   const state: AppState = {
     instanceId: config.instanceId,
     readiness: () => {
       if (phase !== 'ready') return phase;
       if (!chat.healthy()) return 'degraded';
-      return hub.conns.size >= config.maxConnections ? 'full' : 'ready';
+      return connections() >= config.maxConnections ? 'full' : 'ready';
     },
     accepting: () => !closing,
-    connections: () => hub.conns.size,
+    connections,
     shed: () => metrics.dropped.inc({ reason: 'connection_shed' }),
   };
 
@@ -74,7 +80,7 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
 
   app.route('/', healthRoutes(state));
   app.route('/', metricsRoutes(metrics));
-  app.route('/', wsRoutes(config, state, sessions, runtime));
+  app.route('/', wsRoutes(config, state, sessions, pending, runtime));
   app.route('/', demoRoutes);
   const authed = new Hono();
   authed.use('/v1/*', requireUser(config.auth));
@@ -110,6 +116,7 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
       clearInterval(beat);
       clearInterval(presenceRound);
       stopLag();
+      pending.closeAll(CLOSE.restart, 'service restart');
       await drain(hub, sessions, config.drain);
       await chat.close();
     },

@@ -32,6 +32,8 @@ const Env = v.object({
   AUTH_MODE: v.optional(v.picklist(['dev', 'jwt'], 'AUTH_MODE: expected "dev" or "jwt"')),
   JWT_SECRET: v.optional(v.pipe(v.string(), v.minLength(16, 'JWT_SECRET: expected at least 16 characters'))),
   HEARTBEAT_MS: int('HEARTBEAT_MS', 100, 600_000, 30_000),
+  AUTH_TIMEOUT_MS: int('AUTH_TIMEOUT_MS', 100, 600_000, 10_000),
+  TOKEN_GRACE_MS: int('TOKEN_GRACE_MS', 0, 86_400_000, 60_000),
   REDIS_CLUSTER_NODES: v.optional(nodeList),
   MONGO_URL: v.optional(
     v.pipe(v.string(), v.regex(/^mongodb(\+srv)?:\/\/\S+$/, 'MONGO_URL: expected a mongodb:// URL')),
@@ -65,6 +67,10 @@ export type Config = {
   production: boolean;
   auth: { mode: 'dev' } | { mode: 'jwt'; secret: string };
   heartbeatMs: number;
+  /** How long a socket opened without credentials in the URL has to send its `auth` frame. */
+  authTimeoutMs: number;
+  /** After a socket's token expires, how long it has to send a fresh one before it is closed with 4001. */
+  tokenGraceMs: number;
   redisNodes: string[] | undefined;
   mongoUrl: string | undefined;
   maxConnections: number;
@@ -129,6 +135,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     production,
     auth: mode === 'jwt' ? { mode, secret: e.JWT_SECRET as string } : { mode },
     heartbeatMs: e.HEARTBEAT_MS,
+    authTimeoutMs: e.AUTH_TIMEOUT_MS,
+    tokenGraceMs: e.TOKEN_GRACE_MS,
     redisNodes: e.REDIS_CLUSTER_NODES,
     mongoUrl: e.MONGO_URL,
     maxConnections: e.MAX_CONNECTIONS,

@@ -56,7 +56,7 @@ export function createMetrics(instance: string, storeCounters: () => Record<stri
     }),
     refused: new Counter({
       name: 'parley_refused_total',
-      help: 'Requests refused by a per-connection or per-user limit, by limit',
+      help: 'Requests and sockets refused by a limit or by authentication, by reason (e.g. conns_per_user; auth_timeout, auth_failed, auth_first, token_expired)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

@@ -38,6 +38,16 @@ export const HeartbeatFrame = v.object({
   type: v.literal('heartbeat'),
   id: v.optional(v.union([v.number(), v.pipe(v.string(), v.maxLength(64))])),
 });
+/**
+ * v1.1 authentication in a frame: the first frame of a socket opened without credentials in the
+ * URL, or a re-authentication with a fresh token. Which field counts depends on `AUTH_MODE`
+ * (`token` in jwt mode, `user` in dev mode); the other is ignored.
+ */
+export const AuthFrame = v.object({
+  type: v.literal('auth'),
+  token: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(8192))),
+  user: v.optional(userName),
+});
 
 export const CLIENT_FRAMES = {
   join: JoinFrame,
@@ -45,6 +55,7 @@ export const CLIENT_FRAMES = {
   send: SendFrame,
   typing: TypingFrame,
   heartbeat: HeartbeatFrame,
+  auth: AuthFrame,
 } as const;
 export type ClientFrameType = keyof typeof CLIENT_FRAMES;
 export type ClientFrame = { [K in ClientFrameType]: v.InferOutput<(typeof CLIENT_FRAMES)[K]> }[ClientFrameType];

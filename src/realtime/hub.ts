@@ -33,6 +33,10 @@ export class Conn {
   closed = false;
   /** The server has closed the socket (abuse, heartbeat, frame size): its frames are ignored from now on. */
   closing = false;
+  /** When the socket's token expires (ms since the epoch); 0: never (dev mode, or no `exp`). */
+  expiresAt = 0;
+  /** The token clock's one timer (see `TokenClock`), while armed. */
+  expiry: ReturnType<typeof setTimeout> | undefined = undefined;
 
   constructor(
     readonly id: string,

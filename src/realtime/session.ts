@@ -3,6 +3,7 @@
  * heartbeat round. Frames are validated by `protocol.ts`; refusals are `error` frames.
  */
 import type { WSContext } from 'hono/ws';
+import { type Identity, Unauthorized, identify } from '../auth.ts';
 import type { Chat } from '../chat/chat.ts';
 import { take } from '../chat/rate-limit.ts';
 import type { Config } from '../config.ts';
@@ -13,6 +14,7 @@ import { CLOSE, ERROR_CODES, type ErrorCode, LIMITS, type RoomKind, type ServerF
 import { type ClientFrame, parseClientFrame } from '../protocol/inbound.ts';
 import { Conn, type Hub } from './hub.ts';
 import type { SocketOps } from './runtime.ts';
+import { TokenClock } from './token-clock.ts';
 
 type Frame<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
 
@@ -22,7 +24,7 @@ const ABUSE = { burst: 50, rate: 5 } as const;
 const CONNS_RETRY_AFTER_S = 5;
 
 /** What a session needs to know of the instance. */
-export type SessionOptions = Pick<Config, 'instanceId' | 'heartbeatMs' | 'rates' | 'limits'> & { metrics: Metrics };
+export type SessionOptions = Pick<Config, 'instanceId' | 'heartbeatMs' | 'rates' | 'limits' | 'auth' | 'tokenGraceMs'> & { metrics: Metrics };
 
 export class Sessions {
   readonly #chat: Chat;
@@ -34,12 +36,22 @@ export class Sessions {
    * the first to finish, so that each answer's history and the live messages after it stay in order.
    */
   readonly #joins = new Map<string, Promise<void>>();
+  readonly #clock: TokenClock;
 
   constructor(chat: Chat, hub: Hub, sockets: SocketOps, opts: SessionOptions) {
     this.#chat = chat;
     this.#hub = hub;
     this.#sockets = sockets;
     this.#opts = opts;
+    this.#clock = new TokenClock({
+      graceMs: opts.tokenGraceMs,
+      onExpired: (conn) => this.#error(conn, 'token_expired', `the token has expired; send a fresh one within ${opts.tokenGraceMs} ms`),
+      onGraceOver: (conn) => {
+        log.info('token expired', { conn: conn.id, user: conn.user });
+        opts.metrics.refused.inc({ reason: 'token_expired' });
+        this.#shut(conn, CLOSE.tokenExpired, 'token expired');
+      },
+    });
   }
 
   /**
@@ -61,8 +73,8 @@ export class Sessions {
     throw new AppError('rate_limited', `at most ${limits.connsPerUser} connections per user; close one first`, CONNS_RETRY_AFTER_S);
   }
 
-  /** A socket was accepted for `user`: register it and say hello. */
-  open(ws: WSContext, user: string): Conn {
+  /** A socket was accepted for `user` (its token valid until `exp`): register it and say hello. */
+  open(ws: WSContext, { user, exp }: Identity): Conn {
     const { instanceId, heartbeatMs, rates, metrics } = this.#opts;
     const conn = new Conn(newConnId(), user, instanceId, ws, { send: rates.send.burst, typing: rates.typing.burst, join: rates.join.burst, abuse: ABUSE.burst }, Date.now());
     this.#hub.add(conn);
@@ -72,6 +84,7 @@ export class Sessions {
     ws.send(JSON.stringify({ type: 'hello', user, conn: conn.id, instance: instanceId, heartbeatMs }));
     metrics.framesOut.inc({ type: 'hello' });
     this.#chat.presence.connect(conn);
+    this.#clock.arm(conn, exp);
     return conn;
   }
 
@@ -110,6 +123,8 @@ export class Sessions {
           return await this.#typing(conn, frame);
         case 'heartbeat':
           return this.#hub.send(conn, frame.id === undefined ? { type: 'heartbeat', success: true } : { type: 'heartbeat', id: frame.id, success: true });
+        case 'auth':
+          return await this.#reauth(conn, frame);
       }
     } catch (err) {
       // docs/protocol.md: an error carries the `cid` of the frame it answers, whatever the frame's type.
@@ -123,6 +138,7 @@ export class Sessions {
 
   /** The socket closed (any reason): leave its rooms, announce transitions. Never throws. */
   async close(conn: Conn, code: number): Promise<void> {
+    this.#clock.disarm(conn);
     if (!this.#hub.conns.has(conn.id)) return;
     this.#opts.metrics.closes.inc({ code: closeLabel(code) });
     await this.#chat.presence.disconnect(conn, this.#hub.remove(conn));
@@ -153,6 +169,22 @@ export class Sessions {
     // A peer that is gone never completes the closing handshake.
     setTimeout(() => this.#sockets.terminate(conn.ws), 1000);
     void this.close(conn, CLOSE.heartbeatTimeout);
+  }
+
+  /**
+   * `auth` on an open socket: a fresh credential for the same user replaces the token's expiry and
+   * is not answered. Anything else is refused with an `error` and the socket keeps its identity.
+   */
+  async #reauth(conn: Conn, frame: Frame<'auth'>): Promise<void> {
+    let id: Identity;
+    try {
+      id = await identify(this.#opts.auth, { user: frame.user, token: frame.token });
+    } catch (err) {
+      if (!(err instanceof Unauthorized)) throw err;
+      throw new AppError(err.expired ? 'token_expired' : 'invalid_message', err.message);
+    }
+    if (id.user !== conn.user) throw new AppError('forbidden', 'the credential is for another user; this socket stays ' + conn.user);
+    if (!conn.closed) this.#clock.arm(conn, id.exp);
   }
 
   async #join(conn: Conn, frame: Frame<'join'>): Promise<void> {
@@ -267,7 +299,7 @@ export class Sessions {
 
 /** The room a refused frame was about, so that a client can tell which join or send failed. */
 function frameRoom(conn: Conn, frame: ClientFrame): string | undefined {
-  if (frame.type === 'heartbeat') return undefined;
+  if (frame.type === 'heartbeat' || frame.type === 'auth') return undefined;
   if ('with' in frame) return frame.with === conn.user ? undefined : directRoom(conn.user, frame.with);
   return frame.room;
 }

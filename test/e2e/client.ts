@@ -70,8 +70,20 @@ export class Client {
    * Opens a socket to `wsUrl` with `query` (e.g. `{ user: 'alice' }`) and waits for the first event;
    * rejects with `UpgradeRefused` when the server answers the upgrade with an HTTP status.
    */
-  static connect(wsUrl: string, query: Record<string, string>, opts: WebSocket.ClientOptions = {}): Promise<Client> {
-    const url = `${wsUrl}?${new URLSearchParams(query).toString()}`;
+  static async connect(wsUrl: string, query: Record<string, string>, opts: WebSocket.ClientOptions = {}): Promise<Client> {
+    const client = await Client.open(wsUrl, query, opts);
+    // The first event must be hello; `next` takes it so that tests start from the next one.
+    await client.next(() => true, 10_000);
+    return client;
+  }
+
+  /**
+   * Opens a socket and resolves once it is upgraded, without waiting for any event (for a socket
+   * that authenticates with its first frame); rejects with `UpgradeRefused` like `connect`.
+   */
+  static open(wsUrl: string, query: Record<string, string> = {}, opts: WebSocket.ClientOptions = {}): Promise<Client> {
+    const qs = new URLSearchParams(query).toString();
+    const url = qs ? `${wsUrl}?${qs}` : wsUrl;
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, opts);
       ws.once('unexpected-response', (_req, res) => {
@@ -80,11 +92,7 @@ export class Client {
         ws.terminate();
       });
       ws.once('error', reject);
-      ws.once('upgrade', () => {
-        const client = new Client(ws);
-        // The first event must be hello; `next` takes it so that tests start from the next one.
-        client.next(() => true, 10_000).then(() => resolve(client), reject);
-      });
+      ws.once('upgrade', () => resolve(new Client(ws)));
     });
   }
 
@@ -208,6 +216,17 @@ export function closeOf(c: Client, ms = 10_000): Promise<Closed> {
 
 /** Connects a dev-mode user. */
 export const connect = (server: Server, user: string, opts?: WebSocket.ClientOptions) => Client.connect(server.wsUrl, { user }, opts);
+
+/**
+ * Opens a socket without credentials in the URL and authenticates with the first frame
+ * (`{ user }` in dev mode, `{ token }` in jwt mode); resolves after `hello`, which it takes.
+ */
+export async function connectByFrame(server: Server, cred: { user: string } | { token: string }): Promise<Client> {
+  const c = await Client.open(server.wsUrl);
+  c.send({ type: 'auth', ...cred });
+  await c.nextOf('hello');
+  return c;
+}
 
 /** The HTTP answer to an upgrade that is expected to be refused. */
 export async function refusedUpgrade(server: Server, query: Record<string, string>): Promise<UpgradeRefused> {

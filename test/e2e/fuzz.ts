@@ -57,7 +57,7 @@ const CID_MAX = 64;
 const PUBLIC_ROOM = /^[A-Za-z0-9_-]{1,64}$/;
 const DIRECT_ROOM = /^dm:([A-Za-z0-9_.-]{1,32}):([A-Za-z0-9_.-]{1,32})$/;
 const USER = /^[A-Za-z0-9_.-]{1,32}$/;
-const CLIENT_TYPES = new Set(['join', 'leave', 'send', 'typing', 'heartbeat']);
+const CLIENT_TYPES = new Set(['join', 'leave', 'send', 'typing', 'heartbeat', 'auth']);
 
 type RoomCheck = 'invalid' | 'forbidden' | 'ok';
 function roomCheck(room: string, user: string): RoomCheck {
@@ -236,6 +236,18 @@ export function expectationOf(frame: Frame, state: SocketState): Expectation {
       if (access === 'ok') return refuse('not_member', laterCid, laterGrey);
       // Leaving an invalid or someone else's room: not a member either way.
       return refuse(access === 'invalid' ? ['invalid_message', 'not_member'] : ['forbidden', 'not_member'], laterCid, `leave of an ${access} room: which code`);
+    }
+    case 'auth': {
+      // v1.1 re-authentication on an open socket (the fuzz runs in dev mode, authenticated by the
+      // URL): the same user again is not answered; another valid user is refused with `forbidden`
+      // and the socket keeps its identity; anything malformed is `invalid_message`.
+      const token = data['token'];
+      const name = data['user'];
+      if (token !== undefined && (typeof token !== 'string' || token.length === 0)) return refuse('invalid_message');
+      if (typeof token === 'string' && token.length > 8192) return refuse('invalid_message', cid, 'auth token over 8192 characters');
+      if (name === undefined || typeof name !== 'string' || !USER.test(name)) return refuse('invalid_message');
+      if (name !== user) return refuse('forbidden');
+      return one({ type: 'none' });
     }
     case 'typing': {
       const room = data['room'];
@@ -490,6 +502,26 @@ export const GENERATORS: [string, number, Gen][] = [
     { type: 'typing', room: 'a b' },
     { type: 'typing', room: dmOf(`zz${word(rng, 4)}`, `zy${word(rng, 4)}`) },
   ])))],
+  ['auth', 30, (rng, ctx) => {
+    const o = rng.pick<Record<string, unknown>>([
+      { type: 'auth', user: ctx.user },
+      { type: 'auth', user: ctx.user },
+      { type: 'auth', user: ctx.partner },
+      { type: 'auth', user: 'has space' },
+      { type: 'auth', user: '' },
+      { type: 'auth', user: 'u'.repeat(33) },
+      { type: 'auth', user: wrongValue(rng) },
+      { type: 'auth', token: 'x.y.z' },
+      { type: 'auth', token: '' },
+      { type: 'auth', token: wrongValue(rng) },
+      { type: 'auth', user: ctx.user, token: wrongValue(rng) },
+      { type: 'auth', user: ctx.user, token: 'x.y.z' },
+      { type: 'auth', user: ctx.user, token: 't'.repeat(rng.pick([8192, 8193])) },
+      { type: 'auth' },
+    ]);
+    if (rng.chance(0.3)) o['cid'] = cid(ctx);
+    return text('auth', json(o));
+  }],
   ['truncated', 80, (rng, ctx) => {
     const s = json(validFrameObject(rng, ctx));
     return text('truncated', s.slice(0, rng.int(0, s.length - 1)));

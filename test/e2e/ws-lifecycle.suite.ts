@@ -37,11 +37,11 @@ export function wsLifecycleSuite(runtime: Runtime): void {
         expect((await rest(server, 'GET', `/v1/users/${alice}/presence`, { token })).json).toMatchObject({ status: 'online' });
       });
 
-      it('answers 401 to an expired, badly signed, malformed or missing token, and to a dev user', async () => {
+      it('answers 401 to an expired, badly signed, malformed or empty token in the URL, and to a dev user', async () => {
         const sub = uid('alice');
         const expired = await sign({ sub, exp: now() - 60 }, SECRET, 'HS256');
         const forged = await sign({ sub, exp: now() + 60 }, 'another-secret-0123456789', 'HS256');
-        const queries: Record<string, string>[] = [{ token: expired }, { token: forged }, { token: 'not.a.jwt' }, {}, { user: sub }];
+        const queries: Record<string, string>[] = [{ token: expired }, { token: forged }, { token: 'not.a.jwt' }, { token: '' }, { user: sub }];
         for (const query of queries) {
           expect((await refusedUpgrade(server, query)).status, JSON.stringify(query)).toBe(401);
         }
@@ -77,6 +77,8 @@ export function wsLifecycleSuite(runtime: Runtime): void {
     it('drains on SIGTERM: /ready 503 at once, upgrades accepted for the grace period then refused, sockets closed with 1012, exit 0', async () => {
       const server = await own({ DRAIN_BATCH: '1', DRAIN_INTERVAL_MS: '300', DRAIN_GRACE_MS: '1500' });
       const clients = await Promise.all(Array.from({ length: 6 }, () => connect(server, uid('user'))));
+      // A socket still waiting to authenticate by its first frame is closed with the others.
+      const waiting = await Client.open(server.wsUrl);
       const exit = server.stop('SIGTERM');
       const signalled = Date.now();
       await eventually(async () => {
@@ -92,6 +94,8 @@ export function wsLifecycleSuite(runtime: Runtime): void {
       await eventually(async () => expect((await refusedUpgrade(server, { user: uid('later') })).status).toBe(503), 5000, 100);
       const closes = await Promise.all([...clients, late].map((c) => closeOf(c)));
       expect(closes.map((c) => c.code)).toEqual([...clients, late].map(() => 1012));
+      expect((await closeOf(waiting)).code).toBe(1012);
+      expect(waiting.events).toEqual([]);
       expect(await exit).toBe(0);
     });
 

@@ -4,6 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { wsErrorsSuite } from './ws-errors.suite.ts';
+import { wsAuthSuite } from './ws-auth.suite.ts';
 import { wsLifecycleSuite } from './ws-lifecycle.suite.ts';
 import { wsLimitsSuite } from './ws-limits.suite.ts';
 import { type Client, type Runtime, type Server, closeAllClients, connect, eventually, refusedUpgrade, rest, startServer, uid } from './server.ts';
@@ -37,9 +38,10 @@ export function wsSuite(runtime: Runtime): void {
         expect(a1.hello).not.toEqual(a2.hello); // each connection has its own id
       });
 
-      it('answers 401 without a valid user in dev mode, and opens no socket', async () => {
-        expect((await refusedUpgrade(server, {})).status).toBe(401);
+      it('answers 401 to a user name that is not valid in dev mode, and opens no socket', async () => {
         expect((await refusedUpgrade(server, { user: 'not a name!' })).status).toBe(401);
+        expect((await refusedUpgrade(server, { user: '' })).status).toBe(401);
+        expect((await refusedUpgrade(server, { token: 'a-token-in-dev-mode' })).status).toBe(401);
       });
     });
 
@@ -265,4 +267,5 @@ export function wsSuite(runtime: Runtime): void {
   wsErrorsSuite(runtime);
   wsLifecycleSuite(runtime);
   wsLimitsSuite(runtime);
+  wsAuthSuite(runtime);
 }

@@ -13,6 +13,8 @@ describe('loadConfig', () => {
       production: false,
       auth: { mode: 'dev' },
       heartbeatMs: 30_000,
+      authTimeoutMs: 10_000,
+      tokenGraceMs: 60_000,
       redisNodes: undefined,
       mongoUrl: undefined,
       maxConnections: 15_000,
@@ -40,6 +42,8 @@ describe('loadConfig', () => {
       JOIN_BURST: '3',
       MAX_ROOMS_PER_CONN: '7',
       MAX_CONNS_PER_USER: '4',
+      AUTH_TIMEOUT_MS: '2500',
+      TOKEN_GRACE_MS: '0',
     });
     expect(c).toMatchObject({
       port: 9000,
@@ -51,6 +55,8 @@ describe('loadConfig', () => {
       listenBacklog: 1024,
       rates: { send: { rate: 5, burst: 10 }, join: { rate: 2, burst: 3 } },
       limits: { roomsPerConn: 7, connsPerUser: 4 },
+      authTimeoutMs: 2500,
+      tokenGraceMs: 0,
     });
     expect(c.redisNodes).toEqual(['127.0.0.1:7000', '127.0.0.1:7001']);
   });
@@ -70,6 +76,8 @@ describe('loadConfig', () => {
     ['PORT', { PORT: 'abc' }],
     ['PORT', { PORT: '70000' }],
     ['HEARTBEAT_MS', { HEARTBEAT_MS: '5' }],
+    ['AUTH_TIMEOUT_MS', { AUTH_TIMEOUT_MS: '10' }],
+    ['TOKEN_GRACE_MS', { TOKEN_GRACE_MS: '-1' }],
     ['AUTH_MODE', { AUTH_MODE: 'foo' }],
     ['JWT_SECRET', { AUTH_MODE: 'jwt' }],
     ['JWT_SECRET', { AUTH_MODE: 'jwt', JWT_SECRET: 'too-short' }],

@@ -165,11 +165,12 @@ describe('GET /v1/conversations', () => {
 });
 
 describe('GET /ws admission (the upgrade itself is the e2e suite\'s)', () => {
-  it('answers 401 before upgrading without a valid user, and reaches the upgrade with one', async () => {
+  it('answers 401 before upgrading with a user that is not valid, and reaches the upgrade with a valid one or none (first-frame auth)', async () => {
     const app = await startApp();
-    await expectError(await app.get('/ws', null), 401, 'unauthorized');
     await expectError(await app.get('/ws?user=bad!name', null), 401, 'unauthorized');
+    await expectError(await app.get('/ws?user=', null), 401, 'unauthorized');
     expect((await app.get('/ws?user=alice', null)).status).toBe(426); // the fake runtime's answer
+    expect((await app.get('/ws', null)).status).toBe(426); // pending: authenticates with its first frame
   });
 
   it('refuses new sockets with 503 and Retry-After while draining', async () => {

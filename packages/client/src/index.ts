@@ -11,6 +11,7 @@ import { decodeFrames } from './decode.ts';
 import { Emitter } from './emitter.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { authHeaders, resolveOptions, socketUrl, type ResolvedOptions } from './options.ts';
+import { authFrame, currentToken, isPromise, TokenKeeper } from './credentials.ts';
 import { Outbox } from './outbox.ts';
 import { backoffDelay, shouldReconnect } from './policy.ts';
 import { fetchConversations, historyFetcher, jsonGetter, type Conversation, type GetJson } from './rest.ts';
@@ -47,6 +48,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #state: ClientState = 'idle';
   #attempt = 0;
   #reconnectTimer: unknown = null;
+  /** Counts `#open` calls, so that a token that arrives late for an abandoned attempt is dropped. */
+  #opening = 0;
+  /** The token the current socket authenticated with (jwt auth). */
+  #token: string | undefined = undefined;
+  readonly #tokens: TokenKeeper;
   #user: string | undefined;
   readonly #rooms: Rooms;
   readonly #outbox: Outbox;
@@ -66,6 +72,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
       send: (id) => this.#write({ type: 'heartbeat', id }),
       // The server's own code for the same condition; the client's close is local either way.
       broken: () => this.#drop(CLOSE.heartbeatTimeout, 'heartbeat timeout'),
+    });
+    this.#tokens = new TokenKeeper(this.#o, {
+      send: (frame) => this.#write(frame),
+      failed: (err) => this.emit('error', tokenFailed(err)),
     });
     this.#get = jsonGetter(this.#o.url, this.#o.fetch, () => authHeaders(this.#o));
     const fetchAfter = historyFetcher(this.#get);
@@ -164,9 +174,32 @@ export class ParleyClient extends Emitter<ClientEvents> {
 
   #open(): void {
     this.#setState(this.#conn === 0 ? 'connecting' : 'reconnecting');
-    const ws = new this.#o.WebSocket(socketUrl(this.#o));
+    const attempt = ++this.#opening;
+    const token = currentToken(this.#o);
+    if (!isPromise<string>(token)) return this.#dial(token);
+    token.then(
+      (t) => {
+        if (attempt === this.#opening && this.#state !== 'closed' && this.#ws === null) this.#dial(t);
+      },
+      (err: unknown) => {
+        if (attempt !== this.#opening || this.#state === 'closed' || this.#ws !== null) return;
+        this.emit('error', tokenFailed(err));
+        this.#closed(CLOSE.abnormal, 'no token');
+      },
+    );
+  }
+
+  /** Opens the socket; without `authInUrl` its first frame is `auth` with the credentials. */
+  #dial(token: string | undefined): void {
+    const ws = new this.#o.WebSocket(socketUrl(this.#o, token));
     this.#ws = ws;
     this.#conn++;
+    this.#token = token;
+    if (!this.#o.authInUrl) {
+      ws.onopen = () => {
+        if (this.#ws === ws) ws.send(JSON.stringify(authFrame(this.#o, token)));
+      };
+    }
     ws.onmessage = (ev: { data: unknown }) => {
       if (this.#ws !== ws) return;
       for (const frame of decodeFrames(ev.data)) this.#handle(frame);
@@ -192,6 +225,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
         if (f.cid !== undefined) this.#outbox.ack({ cid: f.cid, room: f.room, epoch: f.epoch, seq: f.seq, ts: f.ts });
         return;
       case 'error': {
+        if (f.code === 'token_expired' && f.cid === undefined && this.#tokens.expired()) return;
         if (f.code === 'unavailable' && f.cid !== undefined && this.#retryLater(f.cid)) return;
         const err = new ClientError(f.code, f.message, f.cid);
         if (f.cid === undefined || !this.#outbox.fail(f.cid, err)) this.emit('error', err);
@@ -219,6 +253,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.#attempt = 0;
     this.#setState('open');
     this.#heartbeat.start(f.heartbeatMs > 0 ? f.heartbeatMs : this.#o.heartbeatMs);
+    this.#tokens.opened(this.#token);
     this.emit('open', { user: f.user, conn: f.conn, instance: f.instance, heartbeatMs: f.heartbeatMs });
     for (const frame of this.#rooms.joinFrames()) this.#write(frame);
     // Sends to rooms never joined: let the server answer them (not_member) rather than hold them.
@@ -281,6 +316,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.#heartbeat.stop();
     if (this.#reconnectTimer !== null) this.#o.timers.clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = null;
+    this.#tokens.stop();
   }
 
   /** Writes a frame once `hello` came on the current socket; false (dropped) otherwise. */
@@ -296,6 +332,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.#state = s;
     this.emit('state', s);
   }
+}
+
+function tokenFailed(err: unknown): ClientError {
+  return new ClientError('token_failed', `the token provider failed: ${String(err)}`);
 }
 
 /**

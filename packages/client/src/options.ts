@@ -23,26 +23,27 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     fetch: globalFetch,
     timers: globalTimers,
     random: Math.random,
+    authInUrl: false,
     ...options,
     url: options.url.replace(/\/+$/, ''),
     WebSocket: WS,
   };
 }
 
-function token(o: ResolvedOptions): string | undefined {
-  return typeof o.token === 'function' ? o.token() : o.token;
+/**
+ * The socket URL: `ws(s)://…/ws`, the credentials sent in the first frame; with `authInUrl`
+ * `?token=…` with a token, else `?user=…` (dev auth).
+ */
+export function socketUrl(o: ResolvedOptions, token: string | undefined): string {
+  const base = `${o.url.replace(/^http/, 'ws')}/ws`;
+  if (!o.authInUrl) return base;
+  const query = token !== undefined ? `token=${encodeURIComponent(token)}` : `user=${encodeURIComponent(o.user ?? '')}`;
+  return `${base}?${query}`;
 }
 
-/** The socket URL: `ws(s)://…/ws?token=…` with a token, else `?user=…` (dev auth). */
-export function socketUrl(o: ResolvedOptions): string {
-  const t = token(o);
-  const query = t !== undefined ? `token=${encodeURIComponent(t)}` : `user=${encodeURIComponent(o.user ?? '')}`;
-  return `${o.url.replace(/^http/, 'ws')}/ws?${query}`;
-}
-
-/** REST auth headers: `Authorization: Bearer` with a token, else `X-User` (dev auth). */
-export function authHeaders(o: ResolvedOptions): Record<string, string> {
-  const t = token(o);
+/** REST auth headers: `Authorization: Bearer` with a token (asked of the provider), else `X-User` (dev auth). */
+export async function authHeaders(o: ResolvedOptions): Promise<Record<string, string>> {
+  const t = typeof o.token === 'function' ? await o.token() : o.token;
   if (t !== undefined) return { authorization: `Bearer ${t}` };
   return o.user !== undefined ? { 'x-user': o.user } : {};
 }

@@ -24,11 +24,11 @@ const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null;
 /** GETs JSON from the service, sending `headers()` (auth). Throws `ClientError`, never anything else. */
 export type GetJson = (path: string) => Promise<unknown>;
 
-export function jsonGetter(baseUrl: string, fetch: FetchLike, headers: () => Record<string, string>): GetJson {
+export function jsonGetter(baseUrl: string, fetch: FetchLike, headers: () => Promise<Record<string, string>>): GetJson {
   return async (path) => {
     let res: Awaited<ReturnType<FetchLike>>;
     try {
-      res = await fetch(`${baseUrl}${path}`, { headers: headers() });
+      res = await fetch(`${baseUrl}${path}`, { headers: await headers() });
     } catch (err) {
       throw new ClientError('history_failed', `request failed: ${String(err)}`);
     }

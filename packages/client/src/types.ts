@@ -38,8 +38,16 @@ export type ClientOptions = {
   url: string;
   /** Dev auth (`AUTH_MODE=dev`): the user name. Ignored when `token` is set. */
   user?: string;
-  /** JWT auth: the token, or a function asked for a fresh one before every connect and request. */
-  token?: string | (() => string);
+  /**
+   * JWT auth: the token, or a token provider: a function returning a token or a promise of one,
+   * asked for a fresh one before every connect and request, and before the current token expires.
+   */
+  token?: string | (() => string | Promise<string>);
+  /**
+   * Put the credentials in the socket's URL (`?token=` / `?user=`), for servers older than protocol
+   * v1.1. Default false: the socket's first frame carries them (URLs end up in access logs).
+   */
+  authInUrl?: boolean;
   /** Defaults to `globalThis.WebSocket`. Node 20 has none: pass `WebSocket` from `ws`. */
   WebSocket?: WebSocketCtor;
   /** Defaults to `globalThis.fetch`; used to fill gaps from the history route. */
@@ -70,6 +78,8 @@ export type ClientState = keyof typeof CLIENT_STATE;
 export const CLIENT_ERROR = {
   /** A REST request failed (network, malformed answer, or an error status without a known code). */
   history_failed: 'history_failed',
+  /** The token provider threw or rejected; the client tries again with the reconnect backoff. */
+  token_failed: 'token_failed',
   closed: 'closed',
   left: 'left',
 } as const;

@@ -155,7 +155,7 @@ describe('backoff', () => {
     expect(FakeSocket.all).toHaveLength(1);
     vi.advanceTimersByTime(1);
     expect(FakeSocket.all).toHaveLength(2);
-    expect(last().url).toBe('ws://chat.test/ws?user=alice');
+    expect(last().url).toBe('ws://chat.test/ws');
   });
 
   it.each([1000, 1008, 1009])('stops after close %i and rejects pending sends', async (code) => {
@@ -196,12 +196,13 @@ describe('connection', () => {
     expect(ctors.every((c) => typeof c === 'function')).toBe(true);
   });
 
-  it('authenticates with a token on the socket and over REST', async () => {
+  it('authenticates with a token in the first frame and over REST', async () => {
     const fetch = fakeFetch([{ epoch: 'e1', messages: [msg(1), msg(2)], hasMore: false }]);
     const { client, seen } = makeClient({ url: 'https://chat.test', user: undefined, token: () => 'a.b/c', fetch });
     client.connect();
-    expect(last().url).toBe('wss://chat.test/ws?token=a.b%2Fc');
+    expect(last().url).toBe('wss://chat.test/ws');
     last().accept();
+    expect(last().sent[0]).toEqual({ type: 'auth', token: 'a.b/c' });
     client.join('lobby');
     last().push(joined(0));
     last().push(msgFrame(3));
@@ -491,5 +492,134 @@ describe('send', () => {
     void b.client.send('lobby', 'x');
     const cids = [...FakeSocket.all[0]!.frames('send'), ...FakeSocket.all[1]!.frames('send')].map((f) => f['cid']);
     expect(new Set(cids).size).toBe(3);
+  });
+});
+
+/** An unsigned JWT-shaped token (the client reads `exp`, it never verifies) for `sub`, expiring at `exp` (s). */
+const jwt = (sub: string, exp?: number): string => {
+  const b64 = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(exp === undefined ? { sub } : { sub, exp })}.sig`;
+};
+const nowS = () => Math.floor(Date.now() / 1000);
+
+describe('authentication', () => {
+  it('sends the dev user in the first frame, before anything else, with nothing in the URL', () => {
+    const { client } = makeClient();
+    client.connect();
+    client.join('lobby');
+    expect(last().url).toBe('ws://chat.test/ws');
+    expect(last().sent).toEqual([]); // nothing before the socket is open
+    last().accept();
+    expect(last().sent[0]).toEqual({ type: 'auth', user: 'alice' });
+    expect(last().sent[1]).toMatchObject({ type: 'join', room: 'lobby' });
+  });
+
+  it('puts the credentials in the URL with authInUrl (servers before v1.1), and sends no auth frame', () => {
+    const dev = makeClient({ authInUrl: true }).client;
+    dev.connect();
+    last().accept();
+    expect(last().url).toBe('ws://chat.test/ws?user=alice');
+    expect(last().frames('auth')).toEqual([]);
+    const jwtClient = makeClient({ user: undefined, token: 'a.b/c', authInUrl: true }).client;
+    jwtClient.connect();
+    expect(last().url).toBe('ws://chat.test/ws?token=a.b%2Fc');
+  });
+
+  it('asks an async token provider on every connect and reconnect, and dials only once it answered', async () => {
+    let n = 0;
+    const token = vi.fn(async () => `tok-${++n}`);
+    const { client } = makeClient({ user: undefined, token });
+    client.connect();
+    expect(FakeSocket.all).toHaveLength(0);
+    await settle();
+    expect(FakeSocket.all).toHaveLength(1);
+    last().accept();
+    expect(last().sent[0]).toEqual({ type: 'auth', token: 'tok-1' });
+    last().serverClose(4001, 'token expired');
+    expect(client.state).toBe('reconnecting');
+    vi.advanceTimersByTime(500);
+    await settle();
+    expect(FakeSocket.all).toHaveLength(2);
+    last().accept();
+    expect(last().sent[0]).toEqual({ type: 'auth', token: 'tok-2' });
+    expect(token).toHaveBeenCalledTimes(2);
+  });
+
+  it('reports a failing token provider as token_failed and tries again with backoff', async () => {
+    let fail = true;
+    const { client } = makeClient({
+      user: undefined,
+      token: () => {
+        if (fail) throw new Error('sso down');
+        return 'ok.tok.en';
+      },
+    });
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    client.connect();
+    await settle();
+    expect(errors).toEqual(['token_failed']);
+    expect(FakeSocket.all).toHaveLength(0);
+    expect(client.state).toBe('reconnecting');
+    fail = false;
+    vi.advanceTimersByTime(500);
+    await settle();
+    last().accept();
+    expect(last().sent[0]).toEqual({ type: 'auth', token: 'ok.tok.en' });
+  });
+
+  it('re-authenticates with a fresh token from the provider before the current one expires', async () => {
+    let exp = nowS() + 120;
+    const token = vi.fn(() => jwt('alice', exp));
+    const { client } = makeClient({ user: undefined, token });
+    client.connect();
+    last().accept(3_600_000); // no heartbeats in the way
+    const first = last().sent[0];
+    exp = nowS() + 3600;
+    vi.advanceTimersByTime(89_000); // 30 s ahead of the expiry: not yet
+    expect(last().frames('auth')).toHaveLength(1);
+    vi.advanceTimersByTime(1_000);
+    await settle();
+    const auths = last().frames('auth');
+    expect(auths).toHaveLength(2);
+    expect(auths[1]).toEqual({ type: 'auth', token: jwt('alice', exp) });
+    expect(auths[1]).not.toEqual(first);
+    expect(client.state).toBe('open');
+  });
+
+  it('answers token_expired with a fresh token from the provider, a few times at most per socket', async () => {
+    const token = vi.fn(() => jwt('alice'));
+    const { client } = makeClient({ user: undefined, token });
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    client.connect();
+    last().accept();
+    for (let i = 0; i < 4; i++) last().push({ type: 'error', code: 'token_expired', message: 'expired' });
+    await settle();
+    expect(last().frames('auth')).toHaveLength(4); // the first frame and three fresh tokens
+    expect(errors).toEqual(['token_expired']); // the fourth is the application's to see
+  });
+
+  it('passes token_expired on as an error event with a fixed token (nothing fresh to send)', () => {
+    const { client } = makeClient({ user: undefined, token: jwt('alice', nowS() + 5) });
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    client.connect();
+    last().accept(3_600_000);
+    vi.advanceTimersByTime(60_000);
+    last().push({ type: 'error', code: 'token_expired', message: 'expired' });
+    expect(errors).toEqual(['token_expired']);
+    expect(last().frames('auth')).toHaveLength(1);
+  });
+
+  it('drops a token that arrives after close()', async () => {
+    let resolve!: (t: string) => void;
+    const { client } = makeClient({ user: undefined, token: () => new Promise<string>((r) => (resolve = r)) });
+    client.connect();
+    client.close();
+    resolve('late.tok.en');
+    await settle();
+    expect(FakeSocket.all).toHaveLength(0);
+    expect(client.state).toBe('closed');
   });
 });
