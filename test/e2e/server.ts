@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export type Runtime = 'node' | 'deno';
 
@@ -42,6 +43,25 @@ function command(runtime: Runtime): [string, string[]] {
   // The runtimes are started directly rather than through `npx`, so that signals reach the server itself.
   if (runtime === 'node') return [process.execPath, ['--import', 'tsx', 'src/main.node.ts']];
   return [`${ROOT}node_modules/.bin/deno`, ['run', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', 'src/main.deno.ts']];
+}
+
+/** The JWT secret the e2e servers in jwt mode share with the tests that sign their tokens. */
+export const JWT_SECRET = 'e2e-secret-0123456789abcdef';
+
+/**
+ * Servers a suite starts for itself, each with its own `env`, killed after the suite whatever
+ * happens. Call it inside the suite's `describe`.
+ */
+export function ownServers(runtime: Runtime): (env: Record<string, string>) => Promise<Server> {
+  const servers: Server[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop('SIGKILL')));
+  });
+  return async (env) => {
+    const s = await startServer(runtime, env);
+    servers.push(s);
+    return s;
+  };
 }
 
 /** Starts a server with `env` on a free port and waits until `GET /health` answers. */

@@ -6,26 +6,18 @@
 import { ParleyClient } from '@parley/client';
 import { sign } from 'hono/jwt';
 import WebSocket from 'ws';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Client, type Runtime, type Server, closeAllClients, closeOf, connectByFrame, refusedUpgrade, rest, sleep, startServer, uid } from './server.ts';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Client, JWT_SECRET, type Runtime, type Server, closeAllClients, closeOf, connectByFrame, ownServers, refusedUpgrade, rest, sleep, uid } from './server.ts';
 
-const SECRET = 'e2e-secret-0123456789abcdef';
+const SECRET = JWT_SECRET;
 const now = () => Math.floor(Date.now() / 1000);
 const token = (sub: string, expInS: number | null = 60, secret = SECRET) =>
   sign(expInS === null ? { sub } : { sub, exp: now() + expInS }, secret, 'HS256');
 
 export function wsAuthSuite(runtime: Runtime): void {
   describe(`WebSocket authentication outside the URL on ${runtime}`, () => {
-    const servers: Server[] = [];
-    const own = async (env: Record<string, string>) => {
-      const s = await startServer(runtime, env);
-      servers.push(s);
-      return s;
-    };
+    const own = ownServers(runtime);
     afterEach(closeAllClients);
-    afterAll(async () => {
-      await Promise.all(servers.map((s) => s.stop('SIGKILL')));
-    });
 
     describe('dev mode', () => {
       let server: Server;

@@ -3,24 +3,15 @@
  * slow consumers. Part of `wsSuite`: runs against every runtime.
  */
 import { sign } from 'hono/jwt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Runtime, type Server, closeAllClients, closeOf, connect, Client, eventually, refusedUpgrade, rest, sleep, startServer, uid } from './server.ts';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Runtime, type Server, JWT_SECRET, closeAllClients, closeOf, connect, Client, eventually, ownServers, refusedUpgrade, rest, sleep, uid } from './server.ts';
 
-const SECRET = 'e2e-secret-0123456789abcdef';
+const SECRET = JWT_SECRET;
 
 export function wsLifecycleSuite(runtime: Runtime): void {
   describe(`WebSocket lifecycle on ${runtime}`, () => {
-    const servers: Server[] = [];
-    /** A server of its own, killed after the suite whatever happens. */
-    const own = async (env: Record<string, string>) => {
-      const s = await startServer(runtime, env);
-      servers.push(s);
-      return s;
-    };
+    const own = ownServers(runtime);
     afterEach(closeAllClients);
-    afterAll(async () => {
-      await Promise.all(servers.map((s) => s.stop('SIGKILL')));
-    });
 
     describe('jwt auth', () => {
       let server: Server;
