@@ -6,6 +6,7 @@ import { type RoomKind, directRoom, mayAccess, parseRoom } from '@parley/client/
 export function access(user: string, room: string): RoomKind {
   const kind = parseRoom(room);
   if (!kind) throw new AppError('invalid_message', `"${room.slice(0, 80)}" is not a valid room name`);
+  if (kind.kind === 'group') throw new AppError('forbidden', 'not a member of this group');
   if (!mayAccess(kind, user)) throw new AppError('forbidden', 'only its two users may use a direct room');
   return kind;
 }

@@ -60,8 +60,11 @@ const USER = /^[A-Za-z0-9_.-]{1,32}$/;
 const CLIENT_TYPES = new Set(['join', 'leave', 'send', 'typing', 'heartbeat']);
 
 type RoomCheck = 'invalid' | 'forbidden' | 'ok';
+/** v1.1 group rooms: the fuzzed sockets are never members, so every group room is `forbidden`. */
+const GROUP_ROOM = /^grp:[A-Za-z0-9_-]{1,64}$/;
 function roomCheck(room: string, user: string): RoomCheck {
   if (PUBLIC_ROOM.test(room)) return 'ok';
+  if (GROUP_ROOM.test(room)) return 'forbidden';
   const m = DIRECT_ROOM.exec(room);
   if (!m) return 'invalid';
   const [a, b] = [m[1] as string, m[2] as string];
