@@ -31,6 +31,16 @@ export class ConversationService {
     }
   }
 
+  /** Records `room` in `user`'s list (added to a group). Best effort, like `record`. */
+  recordFor(user: string, room: string): void {
+    this.#conversations.add(user, room).catch((err) => log.warn('conversation update failed', { room, err }));
+  }
+
+  /** Takes `room` out of `user`'s list (removed from a group). Best effort. */
+  forget(user: string, room: string): void {
+    this.#conversations.remove(user, room).catch((err) => log.warn('conversation update failed', { room, err }));
+  }
+
   /** The user's rooms with each one's position and last message, most recently active first. */
   async list(user: string): Promise<ConversationItem[]> {
     const rooms = await this.#conversations.list(user, MAX_ITEMS).catch(backendError('conversations'));

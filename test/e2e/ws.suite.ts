@@ -4,6 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { wsErrorsSuite } from './ws-errors.suite.ts';
+import { wsGroupsSuite } from './ws-groups.suite.ts';
 import { wsLifecycleSuite } from './ws-lifecycle.suite.ts';
 import { type Client, type Runtime, type Server, closeAllClients, connect, eventually, refusedUpgrade, rest, startServer, uid } from './server.ts';
 
@@ -263,4 +264,5 @@ export function wsSuite(runtime: Runtime): void {
 
   wsErrorsSuite(runtime);
   wsLifecycleSuite(runtime);
+  wsGroupsSuite(runtime);
 }
