@@ -6,7 +6,8 @@
  * script checks membership in the same step as an append.
  *
  * - Hash `parley:{grp:<id>}:group`: `title`, `owner`. Its existence is the group's.
- * - Hash `parley:{grp:<id>}:members`: user → `owner` | `admin` | `member`.
+ * - Hash `parley:{grp:<id>}:roles`: user → `owner` | `admin` | `member` (`:members` is the room's
+ *   presence hash, src/presence/redis.ts).
  *
  * The rights rules mirror `refuseSetRole` / `refuseRemove` in types.ts (the contract suite holds
  * both stores to them). Mutation replies: `{'forbidden'|'conflict', reason}` when refused, else
@@ -20,7 +21,7 @@ import { roomKeys } from '../rooms/redis-scripts.ts';
 export function groupKeys(id: string) {
   const room = groupRoom(id);
   const k = roomKeys(room);
-  return { room, meta: k.group, members: k.members, channel: k.channel };
+  return { room, meta: k.group, members: k.groupRoles, channel: k.channel };
 }
 
 /** Lua: the JSON of a `member` event (`role` nil: removed). */

@@ -189,6 +189,9 @@ export class Sessions {
     const kind = await this.#joinedOrRefused(conn, frame.room, `join ${frame.room.slice(0, 80)} before sending`);
     if (!this.#allow(conn, 'send')) throw new AppError('rate_limited', 'too many messages; slow down');
     const { message } = await this.#chat.posting.post(conn.user, frame.room, kind, frame.text, frame.cid);
+    // Removed from the group while the append was under way: the message was stored before the
+    // removal, so this socket got it (with its cid) before `left`; after `left` nothing more comes.
+    if (kind.kind === 'group' && !conn.inRoom(frame.room)) return;
     const { room, epoch, seq, ts } = message;
     this.#hub.send(conn, frame.cid === undefined ? { type: 'ack', room, epoch, seq, ts } : { type: 'ack', cid: frame.cid, room, epoch, seq, ts });
   }

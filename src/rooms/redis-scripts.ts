@@ -19,8 +19,11 @@ export function roomKeys(room: string) {
     cid: (from: string, cid: string) => `${tag}:cid:${from}:${cid}`,
     /** "<epoch> <seq>": how far the archive worker has copied the log (`redis-source.ts`). */
     archived: `${tag}:archived`,
-    /** A group room's members (user → role), written by src/groups/redis-scripts.ts, checked by APPEND. */
-    members: `${tag}:members`,
+    /**
+     * A group room's members (user → role), written by src/groups/redis-scripts.ts, checked by APPEND.
+     * (`${tag}:members` is the room's presence hash, src/presence/redis.ts.)
+     */
+    groupRoles: `${tag}:roles`,
     /** A group room's title and owner (src/groups/redis-scripts.ts). */
     group: `${tag}:group`,
   };

@@ -75,7 +75,7 @@ export class RedisRoomLog implements RoomLog {
     const k = roomKeys(room);
     const cid = input.cid ?? '';
     const keys = [k.seq, k.epoch, k.log, k.cid(input.from, cid), k.channel];
-    if (room.startsWith('grp:')) keys.push(k.members);
+    if (room.startsWith('grp:')) keys.push(k.groupRoles);
     const reply = await this.#call(() =>
       runScript(this.#redis, APPEND, keys, [
         room, input.from, input.text, cid, input.cid === undefined ? '0' : '1',
