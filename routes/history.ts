@@ -13,7 +13,7 @@ export function historyRoutes(chat: Chat): Hono<AuthEnv> {
 
   r.get('/v1/rooms/:room/messages', async (c) => {
     const room = c.req.param('room');
-    chat.access(c.var.user, room);
+    await chat.access(c.var.user, room);
     const q = v.safeParse(HistoryQuery, c.req.query());
     if (!q.success) throw new AppError('invalid_request', describeIssue(q.issues[0]));
     const { after, before } = q.output;
@@ -36,7 +36,7 @@ export function historyRoutes(chat: Chat): Hono<AuthEnv> {
     async (c) => {
       const user = c.var.user;
       const room = c.req.param('room');
-      const kind = chat.access(user, room);
+      const kind = await chat.access(user, room);
       const body: unknown = await c.req.json().catch(() => {
         throw new AppError('invalid_request', 'the body is not JSON');
       });

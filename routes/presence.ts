@@ -10,7 +10,7 @@ export function presenceRoutes(chat: Chat): Hono<AuthEnv> {
 
   r.get('/v1/rooms/:room/presence', async (c) => {
     const room = c.req.param('room');
-    const kind = chat.access(c.var.user, room);
+    const kind = await chat.access(c.var.user, room);
     return c.json({ room, members: await chat.presence.members(room, kind) });
   });
 

@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { requireUser } from '../routes/auth.ts';
 import { conversationRoutes } from '../routes/conversations.ts';
+import { groupRoutes } from '../routes/groups.ts';
 import { demoRoutes } from '../routes/demo.ts';
 import { healthRoutes } from '../routes/health.ts';
 import { historyRoutes } from '../routes/history.ts';
@@ -39,7 +40,14 @@ export type Parley = {
 export function createApp(config: Config, stores: Stores, runtime: WsRuntime): Parley {
   const metrics = createMetrics(config.instanceId, stores.counters);
   const chat = new Chat(stores, { metrics, postRate: config.rates.send });
-  const hub = new Hub({ feed: chat, sockets: runtime.sockets, metrics, sendBuffer: config.sendBuffer, batchWindowMs: config.batchWindowMs });
+  const hub = new Hub({
+    feed: chat,
+    sockets: runtime.sockets,
+    metrics,
+    sendBuffer: config.sendBuffer,
+    batchWindowMs: config.batchWindowMs,
+    onRemoved: (conn, room) => void chat.presence.leave(room, conn, Date.now()).catch(() => undefined),
+  });
   const { instanceId, heartbeatMs, rates, limits, auth, tokenGraceMs, authTimeoutMs } = config;
   const sessions = new Sessions(chat, hub, runtime.sockets, { instanceId, heartbeatMs, rates, limits, auth, tokenGraceMs, metrics });
   let phase: 'starting' | 'ready' | 'draining' = 'starting';
@@ -87,6 +95,7 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
   authed.route('/', historyRoutes(chat));
   authed.route('/', presenceRoutes(chat));
   authed.route('/', conversationRoutes(chat));
+  authed.route('/', groupRoutes(chat));
   app.route('/', authed);
 
   const stopLag = watchLoopLag(metrics.loopLag);

@@ -2,6 +2,8 @@
 import type { Config } from './config.ts';
 import { ConfigError } from './config.ts';
 import { MemoryConversations } from './conversations/memory.ts';
+import { MemoryGroups } from './groups/memory.ts';
+import { RedisGroups } from './groups/redis.ts';
 import { RedisConversations } from './conversations/redis.ts';
 import { MemoryPresence } from './presence/memory.ts';
 import { RedisPresence } from './presence/redis.ts';
@@ -24,11 +26,20 @@ export async function createStores(config: Config): Promise<Stores> {
     throw new ConfigError('MONGO_URL: needs REDIS_CLUSTER_NODES (the workers that fill MongoDB read from Redis)');
   }
   if (config.redisNodes) return redisStores(config, config.redisNodes);
+  // The log asks the groups store about membership in the same step as a group room's append; the
+  // groups store publishes its `member` events through the log.
+  const log: MemoryRoomLog = new MemoryRoomLog({
+    hotWindow: config.hotWindow,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    isMember: (room, user) => groups.isMember(room, user),
+  });
+  const groups = new MemoryGroups(log);
   const stores = {
-    log: new MemoryRoomLog({ hotWindow: config.hotWindow, idempotencyTtlMs: config.idempotencyTtlMs }),
+    log,
     // Refreshed every half interval by the presence round (app.ts).
     presence: new MemoryPresence({ ttlMs: config.heartbeatMs }),
     conversations: new MemoryConversations(),
+    groups,
   };
   return {
     ...stores,
@@ -41,8 +52,8 @@ export async function createStores(config: Config): Promise<Stores> {
   };
 }
 
-async function closeAll(stores: Pick<Stores, 'log' | 'presence' | 'conversations'>): Promise<void> {
-  await Promise.allSettled([stores.log.close(), stores.presence.close(), stores.conversations.close()]);
+async function closeAll(stores: Pick<Stores, 'log' | 'presence' | 'conversations' | 'groups'>): Promise<void> {
+  await Promise.allSettled([stores.log.close(), stores.presence.close(), stores.conversations.close(), stores.groups.close()]);
 }
 
 /**
@@ -57,6 +68,7 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
     log: new RedisRoomLog(cluster, { hotWindow: config.hotWindow, idempotencyTtlMs: config.idempotencyTtlMs }),
     presence: new RedisPresence(cluster, { ttlMs: config.heartbeatMs }),
     conversations: new RedisConversations(cluster),
+    groups: new RedisGroups(cluster),
   };
   return {
     ...stores,

@@ -60,6 +60,12 @@ export function createMetrics(instance: string, storeCounters: () => Record<stri
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    groupChanges: new Counter({
+      name: 'parley_group_changes_total',
+      help: 'Group mutations, by operation (create, add, role, remove) and outcome (changed, unchanged, forbidden, conflict)',
+      labelNames: ['op', 'outcome'] as const,
+      registers: [registry],
+    }),
     appended: new Counter({ name: 'parley_messages_total', help: 'Messages appended', registers: [registry] }),
     deliveryLatency: new Histogram({
       name: 'parley_delivery_latency_seconds',

@@ -1,11 +1,18 @@
-/** Who may use which room: a public room is open to every user, a direct room to its two users. */
+/**
+ * Who may use which room: a public room is open to every user, a direct room to its two users, a
+ * group room to its members (asked of the groups store: `Chat.access`).
+ */
 import { AppError } from '../errors.ts';
 import { type RoomKind, directRoom, mayAccess, parseRoom } from '@parley/client/wire';
 
-/** Checks a room name and that `user` may use it; throws `AppError` (invalid or forbidden). */
-export function access(user: string, room: string): RoomKind {
+/**
+ * Checks a room name and what the name alone tells of access (direct rooms); throws `AppError`
+ * (invalid or forbidden). A group room passes here: its membership is the groups store's.
+ */
+export function roomKind(user: string, room: string): RoomKind {
   const kind = parseRoom(room);
   if (!kind) throw new AppError('invalid_message', `"${room.slice(0, 80)}" is not a valid room name`);
+  if (kind.kind === 'group') return kind;
   if (!mayAccess(kind, user)) throw new AppError('forbidden', 'only its two users may use a direct room');
   return kind;
 }

@@ -6,15 +6,17 @@
  * - `posting`: appending messages;
  * - `history`: pages over the hot log and the archive, and what a join answers with;
  * - `presence`: members, statuses, and the announcements of users coming and going;
- * - `conversations`: each user's list of rooms.
+ * - `conversations`: each user's list of rooms;
+ * - `groups`: private groups, their members and roles.
  */
 import type { Stores } from './stores.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RoomKind } from '@parley/client/wire';
 import type { RoomHandler } from '../rooms/types.ts';
-import { access, directRoomWith } from './access.ts';
+import { directRoomWith, roomKind } from './access.ts';
 import { backendError } from './backend.ts';
 import { ConversationService } from './conversations.ts';
+import { GroupService } from './groups.ts';
 import { History } from './history.ts';
 import { Posting } from './posting.ts';
 import { PresenceService } from './presence.ts';
@@ -30,6 +32,7 @@ export class Chat {
   readonly history: History;
   readonly presence: PresenceService;
   readonly conversations: ConversationService;
+  readonly groups: GroupService;
   readonly #stores: Stores;
 
   constructor(stores: Stores, opts: ChatOptions) {
@@ -37,12 +40,27 @@ export class Chat {
     this.conversations = new ConversationService(stores.conversations, stores.log);
     this.posting = new Posting(stores.log, this.conversations, opts.metrics, opts.postRate);
     this.history = new History(stores.log, stores.archive);
-    this.presence = new PresenceService(stores.presence, stores.users, stores.log);
+    this.groups = new GroupService(stores.groups, this.conversations, opts.metrics);
+    this.presence = new PresenceService(stores.presence, stores.users, stores.log, (id) => this.groups.members(id));
   }
 
-  /** Checks a room name and that `user` may use it; throws `AppError` (invalid or forbidden). */
-  access(user: string, room: string): RoomKind {
-    return access(user, room);
+  /**
+   * Checks a room name and that `user` may use it: for a group room, that it is a member (one read of
+   * the groups store). Throws `AppError` (invalid, or forbidden: unknown groups too).
+   */
+  async access(user: string, room: string): Promise<RoomKind> {
+    const kind = roomKind(user, room);
+    if (kind.kind === 'group') await this.groups.requireMember(kind.id, user);
+    return kind;
+  }
+
+  /**
+   * The room's kind, checking what the name alone tells (valid, direct room users) without asking
+   * the groups store: for paths that already know the socket's membership (the hub takes removed
+   * members' sockets out of their group rooms) or whose store step checks it atomically (append).
+   */
+  roomKind(user: string, room: string): RoomKind {
+    return roomKind(user, room);
   }
 
   /** The direct room of `user` with `other` (refused with oneself). */

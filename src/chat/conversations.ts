@@ -26,9 +26,23 @@ export class ConversationService {
    * The list is secondary: a failure is logged and never fails the join or the post.
    */
   record(user: string, room: string, kind: RoomKind): void {
+    // A group is listed from its creation or the member's addition on (`recordFor`), and forgotten on
+    // removal (`forget`). Recording it again on a join or post would add nothing, and such a write,
+    // issued just before a removal, could land after the removal's and list the group again.
+    if (kind.kind === 'group') return;
     for (const u of concerned(kind, user)) {
       this.#conversations.add(u, room).catch((err) => log.warn('conversation update failed', { room, err }));
     }
+  }
+
+  /** Records `room` in `user`'s list (added to a group). Best effort, like `record`. */
+  recordFor(user: string, room: string): void {
+    this.#conversations.add(user, room).catch((err) => log.warn('conversation update failed', { room, err }));
+  }
+
+  /** Takes `room` out of `user`'s list (removed from a group). Best effort. */
+  forget(user: string, room: string): void {
+    this.#conversations.remove(user, room).catch((err) => log.warn('conversation update failed', { room, err }));
   }
 
   /** The user's rooms with each one's position and last message, most recently active first. */

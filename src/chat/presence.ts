@@ -18,11 +18,14 @@ export class PresenceService {
   readonly #presence: Presence;
   readonly #users: UserStore | null;
   readonly #log: RoomLog;
+  /** A group's members (for a group room's member list). */
+  readonly #groupMembers: (id: string) => Promise<string[]>;
 
-  constructor(presence: Presence, users: UserStore | null, log: RoomLog) {
+  constructor(presence: Presence, users: UserStore | null, log: RoomLog, groupMembers: (id: string) => Promise<string[]>) {
     this.#presence = presence;
     this.#users = users;
     this.#log = log;
+    this.#groupMembers = groupMembers;
   }
 
   /** A socket opened. Best effort: the next presence round registers a connection missed here. */
@@ -112,10 +115,18 @@ export class PresenceService {
 
   /**
    * A room's members: its users with a live connection there and, for a direct room, both of its
-   * users whatever their status. Sorted by name.
+   * users whatever their status; for a group, every member with its status (and nobody else).
+   * Sorted by name.
    */
   async members(room: string, kind: RoomKind): Promise<Member[]> {
-    const members = await this.#presence.members(room).catch(backendError('members', room));
+    const live = await this.#presence.members(room).catch(backendError('members', room));
+    if (kind.kind === 'group') {
+      const users = await this.#groupMembers(kind.id);
+      const online = new Map(live.map((m) => [m.user, m]));
+      const members = await Promise.all(users.map((u) => online.get(u) ?? this.status(u)));
+      return members.sort((a, b) => (a.user < b.user ? -1 : 1));
+    }
+    const members = live;
     if (kind.kind === 'direct') {
       for (const u of kind.users) {
         if (!members.some((m) => m.user === u)) members.push(await this.status(u));

@@ -4,6 +4,7 @@
  */
 import type { Archive } from '../archive/types.ts';
 import type { Conversations } from '../conversations/types.ts';
+import type { Groups } from '../groups/types.ts';
 import type { Presence } from '../presence/types.ts';
 import type { RoomLog } from '../rooms/types.ts';
 import type { UserStore } from '../users/types.ts';
@@ -12,6 +13,8 @@ export type Stores = {
   log: RoomLog;
   presence: Presence;
   conversations: Conversations;
+  /** Private groups' members and roles; shares the group rooms with `log`. */
+  groups: Groups;
   /** Durable last-seen times (MongoDB, filled by the presence worker); null without MONGO_URL. */
   users: UserStore | null;
   /** Durable message history (MongoDB, filled by the archive worker); null without MONGO_URL. */

@@ -23,6 +23,10 @@ export class MemoryConversations implements Conversations {
     return rooms ? [...rooms].reverse().slice(0, limit) : [];
   }
 
+  async remove(user: string, room: string): Promise<void> {
+    this.#byUser.get(user)?.delete(room);
+  }
+
   async close(): Promise<void> {
     this.#byUser.clear();
   }

@@ -48,6 +48,11 @@ export class RedisConversations implements Conversations {
     return await this.#redis.zrevrange(key(user), 0, limit - 1).catch(unavailable);
   }
 
+  /** Idempotent. Throws `BackendUnavailable`. */
+  async remove(user: string, room: string): Promise<void> {
+    await this.#redis.zrem(key(user), room).catch(unavailable);
+  }
+
   /** Nothing to release: the connection is shared, and closed by whoever made it (deps.ts). */
   async close(): Promise<void> {}
 }

@@ -6,5 +6,8 @@ export interface Conversations {
   /** The user's rooms, at most `limit`, most recently added first (the caller orders by activity). */
   list(user: string, limit: number): Promise<string[]>;
 
+  /** Forgets `room` from the user's list (removed from a group). Idempotent. */
+  remove(user: string, room: string): Promise<void>;
+
   close(): Promise<void>;
 }

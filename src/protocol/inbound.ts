@@ -4,7 +4,7 @@
  * limits and codes themselves are the wire module's, `@parley/client/wire`, shared with clients.
  */
 import * as v from 'valibot';
-import { type ErrorCode, LIMITS, USER_RE } from '@parley/client/wire';
+import { type ErrorCode, GROUP_ID_RE, LIMITS, USER_RE } from '@parley/client/wire';
 
 const roomName = v.pipe(v.string(), v.minLength(1), v.maxLength(100));
 const userName = v.pipe(v.string(), v.regex(USER_RE, 'not a valid user name'));
@@ -62,6 +62,26 @@ export type ClientFrame = { [K in ClientFrameType]: v.InferOutput<(typeof CLIENT
 
 /** REST body of `POST /v1/rooms/:room/messages`. */
 export const PostMessageBody = v.object({ text: messageText, cid: v.optional(cid) });
+
+/** A group's id (`grp:<id>` is its room). */
+export const groupId = v.pipe(v.string(), v.regex(GROUP_ID_RE, 'not a valid group id'));
+/** A group's title: at most this many characters. */
+export const GROUP_TITLE_CHARS = 200;
+/** Members named in a create, at most (the owner makes one more; the service checks the total). */
+const GROUP_MEMBERS_MAX = 1000;
+
+/** REST body of `POST /v1/groups`. */
+export const CreateGroupBody = v.object({
+  id: v.optional(groupId),
+  title: v.optional(v.pipe(v.string(), v.trim(), v.maxLength(GROUP_TITLE_CHARS, `title is longer than ${GROUP_TITLE_CHARS} characters`))),
+  members: v.optional(v.pipe(v.array(userName), v.maxLength(GROUP_MEMBERS_MAX, `members: at most ${GROUP_MEMBERS_MAX}`))),
+});
+
+/** REST body of `PUT /v1/groups/:id/members/:user`. */
+export const SetRoleBody = v.object({ role: v.picklist(['member', 'admin'], 'role: must be "member" or "admin"') });
+
+/** A user name in a path. */
+export const UserName = userName;
 
 const int = (min: number, max: number) =>
   v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'not a whole number'), v.transform(Number), v.minValue(min), v.maxValue(max));

@@ -121,6 +121,11 @@ export type HubOptions = {
   sendBuffer: { soft: number; hard: number };
   /** 0: flush after the current turn; more: flushes at least this many ms apart (see `Config.batchWindowMs`). */
   batchWindowMs?: number;
+  /**
+   * A socket was taken out of a group room because its user was removed from the group (presence
+   * leave). Called after the socket left the room locally; must not throw.
+   */
+  onRemoved?: (conn: Conn, room: string) => void;
 };
 
 export class Hub {
@@ -248,6 +253,9 @@ export class Hub {
       epoch = event.message.epoch;
       local.last = { epoch, seq };
       metrics.deliveryLatency.observe(Math.max(0, Date.now() - event.message.ts) / 1000);
+    } else if (event.type === 'member') {
+      if (event.role === null) this.#removed(room, local, event.user);
+      frame = JSON.stringify(event);
     } else {
       frame = JSON.stringify(event);
       skipUser = event.user; // nobody is told about their own typing or presence
@@ -269,6 +277,21 @@ export class Hub {
       if (this.#enqueue(conn, frame, event.type)) n++;
     }
     metrics.framesOut.inc({ type: event.type }, n);
+  }
+
+  /**
+   * `user` was removed from the group of `room`: its local sockets leave the room now, within the
+   * delivery of the removal's event, so that no later event of the room reaches them (the removal is
+   * published in the same step as the change, on the channel that carries the room's messages). Each
+   * gets `left` with reason `removed`, sockets still joining included.
+   */
+  #removed(room: string, local: LocalRoom, user: string): void {
+    for (const conn of [...local.members]) {
+      if (conn.user !== user) continue;
+      this.leave(conn, room);
+      this.send(conn, { type: 'left', room, reason: 'removed' });
+      this.#opts.onRemoved?.(conn, room);
+    }
   }
 
   /** Queues a serialized frame for `conn`; false when it was dropped. */

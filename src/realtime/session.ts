@@ -191,7 +191,7 @@ export class Sessions {
     // Every join spends a token, a repeated join of a room the socket is in too.
     if (!this.#allow(conn, 'join')) throw new AppError('rate_limited', 'too many joins; slow down');
     const room = 'with' in frame ? this.#chat.directRoom(conn.user, frame.with) : frame.room;
-    const kind = this.#chat.access(conn.user, room);
+    const kind = await this.#chat.access(conn.user, room);
     const since = 'since' in frame ? frame.since : undefined;
 
     const key = `${conn.id}\u0000${room}`;
@@ -219,6 +219,9 @@ export class Sessions {
     }
     await this.#hub.beginJoin(conn, room);
     try {
+      // Asked again now that the room's subscription is live: a removal between the first check and
+      // the subscription would otherwise go unseen, while one after it reaches the hub as an event.
+      if (kind.kind === 'group') await chat.access(conn.user, room);
       const { first } = await chat.presence.enter(room, conn);
       const { page, recovered } = await chat.history.forJoin(room, since);
       const members = await chat.presence.members(room, kind);
@@ -242,19 +245,34 @@ export class Sessions {
   }
 
   async #send(conn: Conn, frame: Frame<'send'>): Promise<void> {
-    const kind = this.#chat.access(conn.user, frame.room);
-    if (!conn.inRoom(frame.room)) throw new AppError('not_member', `join ${frame.room.slice(0, 80)} before sending`);
+    // A joined socket's group membership is checked by the append itself, in the same step.
+    const kind = await this.#joinedOrRefused(conn, frame.room, `join ${frame.room.slice(0, 80)} before sending`);
     if (!this.#allow(conn, 'send')) throw new AppError('rate_limited', 'too many messages; slow down');
     const { message } = await this.#chat.posting.post(conn.user, frame.room, kind, frame.text, frame.cid);
+    // Removed from the group while the append was under way: the message was stored before the
+    // removal, so this socket got it (with its cid) before `left`; after `left` nothing more comes.
+    if (kind.kind === 'group' && !conn.inRoom(frame.room)) return;
     const { room, epoch, seq, ts } = message;
     this.#hub.send(conn, frame.cid === undefined ? { type: 'ack', room, epoch, seq, ts } : { type: 'ack', cid: frame.cid, room, epoch, seq, ts });
   }
 
   async #typing(conn: Conn, frame: Frame<'typing'>): Promise<void> {
-    this.#chat.access(conn.user, frame.room);
-    if (!conn.inRoom(frame.room)) throw new AppError('not_member', `join ${frame.room.slice(0, 80)} first`);
+    await this.#joinedOrRefused(conn, frame.room, `join ${frame.room.slice(0, 80)} first`);
     if (!this.#allow(conn, 'typing')) throw new AppError('rate_limited', 'too many typing events; slow down');
     await this.#chat.typing(frame.room, conn.user);
+  }
+
+  /**
+   * The room's kind when the socket has joined it; otherwise refuses: `forbidden` for a room the user
+   * may not use (a group it is not in: asked of the groups store only then), else `not_member`.
+   * A joined socket of a removed member is no longer in the room: the hub took it out on the
+   * removal's event.
+   */
+  async #joinedOrRefused(conn: Conn, room: string, notMember: string): Promise<RoomKind> {
+    const kind = this.#chat.roomKind(conn.user, room);
+    if (conn.inRoom(room)) return kind;
+    if (kind.kind === 'group') await this.#chat.access(conn.user, room);
+    throw new AppError('not_member', notMember);
   }
 
   /** Token buckets per socket; a socket that keeps hitting the limit is closed with 1008. */

@@ -1,6 +1,6 @@
 /** In-process room log: the embedded default, and the reference the Redis log is tested against. */
 import type { Message } from '@parley/client/wire';
-import type { AppendInput, AppendResult, Latest, Position, ReadQuery, ReadResult, RoomHandler, RoomLog, Signal } from './types.ts';
+import { type AppendInput, type AppendResult, type Latest, NotAGroupMember, type Position, type ReadQuery, type ReadResult, type RoomHandler, type RoomLog, type Signal } from './types.ts';
 import { newEpoch, pageOf } from './page.ts';
 
 export type MemoryRoomLogOptions = {
@@ -9,6 +9,11 @@ export type MemoryRoomLogOptions = {
   /** How long a `(room, from, cid)` is remembered for idempotent resends. */
   idempotencyTtlMs: number;
   now?: () => number;
+  /**
+   * Group membership (`MemoryGroups.isMember`), asked in the same synchronous step as a group
+   * room's append. Without it, group rooms take appends from anyone (the seam's own tests).
+   */
+  isMember?: (room: string, user: string) => boolean;
 };
 
 type Room = {
@@ -33,14 +38,22 @@ export class MemoryRoomLog implements RoomLog {
   readonly #rooms = new Map<string, Room>();
   /** Names of rooms created by a read, oldest first, until their first message. */
   readonly #empty = new Set<string>();
-  readonly #opts: Required<MemoryRoomLogOptions>;
+  readonly #opts: Required<Omit<MemoryRoomLogOptions, 'isMember'>>;
+  readonly #isMember: ((room: string, user: string) => boolean) | undefined;
   #closed = false;
 
   constructor(opts: MemoryRoomLogOptions) {
-    this.#opts = { now: Date.now, ...opts };
+    const { isMember, ...rest } = opts;
+    this.#opts = { now: Date.now, ...rest };
+    this.#isMember = isMember;
   }
 
   async append(roomName: string, input: AppendInput): Promise<AppendResult> {
+    this.#check();
+    // Same synchronous step as the append below: a removal is either before both or after both.
+    if (this.#isMember && roomName.startsWith('grp:') && !this.#isMember(roomName, input.from)) {
+      throw new NotAGroupMember(`${input.from} is not a member of ${roomName}`);
+    }
     const room = this.#room(roomName);
     const now = this.#opts.now();
     const key = input.cid === undefined ? undefined : `${input.from}\n${input.cid}`;

@@ -39,6 +39,12 @@ export function parseEvent(raw: unknown): RoomEvent | null {
       if (lastSeen === undefined) return { type: 'presence', room, user, status };
       return typeof lastSeen === 'number' ? { type: 'presence', room, user, status, lastSeen } : null;
     }
+    case 'member': {
+      const { room, user, role, by } = v;
+      if (typeof room !== 'string' || typeof user !== 'string' || typeof by !== 'string') return null;
+      if (role !== 'member' && role !== 'admin' && role !== null) return null;
+      return { type: 'member', room, user, role, by };
+    }
     default:
       return null;
   }

@@ -19,6 +19,13 @@ export function roomKeys(room: string) {
     cid: (from: string, cid: string) => `${tag}:cid:${from}:${cid}`,
     /** "<epoch> <seq>": how far the archive worker has copied the log (`redis-source.ts`). */
     archived: `${tag}:archived`,
+    /**
+     * A group room's members (user → role), written by src/groups/redis-scripts.ts, checked by APPEND.
+     * (`${tag}:members` is the room's presence hash, src/presence/redis.ts.)
+     */
+    groupRoles: `${tag}:roles`,
+    /** A group room's title and owner (src/groups/redis-scripts.ts). */
+    group: `${tag}:group`,
   };
 }
 
@@ -26,12 +33,16 @@ export function roomKeys(room: string) {
 const FIELD = RoomLogEntries.FIELD.message;
 
 /**
- * Append. KEYS: seq, epoch, log, cid key (unused without a cid), channel.
+ * Append. KEYS: seq, epoch, log, cid key (unused without a cid), channel, and for a group room only
+ * its members hash: the sender must be in it, checked in the same step (a removal is ordered either
+ * before the check or after the message's publication). Public and direct rooms pass no sixth key
+ * and pay nothing for it.
  * ARGV: room, from, text, cid ('' = none), has cid ('1'|'0'), new epoch, hot window, idempotency
  * TTL ms, publish ('1'|'0'; '0' only in tests that simulate a lost publication).
- * Returns { duplicate (0|1), message JSON }.
+ * Returns { duplicate (0|1), message JSON }, or { 2, '' } when the sender is not a group member.
  */
 export const APPEND = script(`
+if KEYS[6] and redis.call('HEXISTS', KEYS[6], ARGV[2]) == 0 then return {2, ''} end
 local hasCid = ARGV[5] == '1'
 if hasCid then
   local seen = redis.call('GET', KEYS[4])

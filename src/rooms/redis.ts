@@ -11,7 +11,7 @@ import { unavailable } from '../redis/connection.ts';
 import { runScript } from '../redis/script.ts';
 import { newEpoch } from './page.ts';
 import { APPEND, HEAD, READ, roomKeys } from './redis-scripts.ts';
-import type { AppendInput, AppendResult, Latest, Position, ReadQuery, ReadResult, RoomEvent, RoomHandler, RoomLog, Signal } from './types.ts';
+import { type AppendInput, type AppendResult, type Latest, NotAGroupMember, type Position, type ReadQuery, type ReadResult, type RoomEvent, type RoomHandler, type RoomLog, type Signal } from './types.ts';
 import { parseEvent } from './redis-parse.ts';
 
 export type RedisRoomLogOptions = {
@@ -74,13 +74,16 @@ export class RedisRoomLog implements RoomLog {
     this.#check();
     const k = roomKeys(room);
     const cid = input.cid ?? '';
+    const keys = [k.seq, k.epoch, k.log, k.cid(input.from, cid), k.channel];
+    if (room.startsWith('grp:')) keys.push(k.groupRoles);
     const reply = await this.#call(() =>
-      runScript(this.#redis, APPEND, [k.seq, k.epoch, k.log, k.cid(input.from, cid), k.channel], [
+      runScript(this.#redis, APPEND, keys, [
         room, input.from, input.text, cid, input.cid === undefined ? '0' : '1',
         newEpoch(), this.#opts.hotWindow, this.#opts.idempotencyTtlMs, '1',
       ]),
     );
     if (!Array.isArray(reply)) throw new Error('append: unexpected reply');
+    if (reply[0] === 2) throw new NotAGroupMember(`${input.from} is not a member of ${room}`);
     const message = RoomLogEntries.decodeMessage(reply[1]);
     if (!message) throw new Error('append: stored message does not parse');
     const duplicate = reply[0] === 1;

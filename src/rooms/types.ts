@@ -12,6 +12,11 @@ export type Latest = { seq: number; message?: Message };
 
 export type AppendInput = { from: string; text: string; cid?: string };
 
+/** Thrown by `append` in a group room when `from` is not a member (checked in the same step as the append). */
+export class NotAGroupMember extends Error {
+  override name = 'NotAGroupMember';
+}
+
 export type AppendResult = {
   message: Message;
   /** True when `(room, from, cid)` was appended before: `message` is the original, nothing was published. */
@@ -46,7 +51,14 @@ export type ReadResult = Position & {
 export type RoomEvent =
   | { type: 'message'; message: Message }
   | { type: 'typing'; room: string; user: string }
-  | { type: 'presence'; room: string; user: string; status: PresenceStatus; lastSeen?: number };
+  | { type: 'presence'; room: string; user: string; status: PresenceStatus; lastSeen?: number }
+  /**
+   * A group's membership changed (`role` null: removed). Published by the groups store in the same
+   * step as the change (src/groups/), so it is ordered with the room's messages.
+   */
+  | MemberEvent;
+
+export type MemberEvent = { type: 'member'; room: string; user: string; role: 'member' | 'admin' | null; by: string };
 
 /** Ephemeral events: published at most once, never stored. */
 export type Signal = Exclude<RoomEvent, { type: 'message' }>;
@@ -59,7 +71,8 @@ export interface RoomLog {
    * Appends a message with the next `seq` of the room and publishes it to the room's subscribers,
    * atomically: publish order is seq order. Idempotent by `(room, from, cid)` for the idempotency
    * window: a repeat returns the first result with `duplicate: true` and publishes nothing.
-   * Throws `BackendUnavailable` when the backend cannot be reached.
+   * Throws `BackendUnavailable` when the backend cannot be reached. In a group room (`grp:<id>`),
+   * throws `NotAGroupMember` unless `from` is a member, checked atomically with the append.
    */
   append(room: string, input: AppendInput): Promise<AppendResult>;
 

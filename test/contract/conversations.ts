@@ -44,6 +44,22 @@ export function conversationsContract(name: string, make: ConversationsFactory):
       expect(await c.list(user, 1)).toEqual([rooms[4]]);
     });
 
+    it('forgets a removed room, for that user only, idempotently', async () => {
+      const c = await use();
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const [r1, r2] = [uid('room'), uid('room')];
+      await c.add(alice, r1);
+      await c.add(alice, r2);
+      await c.add(bob, r1);
+      await c.remove(alice, r1);
+      await c.remove(alice, r1);
+      await c.remove(uid('nobody'), r1);
+      expect(await c.list(alice, 10)).toEqual([r2]);
+      expect(await c.list(bob, 10)).toEqual([r1]);
+      await c.add(alice, r1);
+      expect(await c.list(alice, 10)).toEqual([r1, r2]);
+    });
+
     it('keeps users apart, and lists nothing for a user without rooms', async () => {
       const c = await use();
       const [alice, bob] = [uid('alice'), uid('bob')];

@@ -1,8 +1,10 @@
 /** The seam contracts against the embedded memory implementations. */
 import { MemoryConversations } from '../../src/conversations/memory.ts';
+import { MemoryGroups } from '../../src/groups/memory.ts';
 import { MemoryPresence } from '../../src/presence/memory.ts';
 import { MemoryRoomLog } from '../../src/rooms/memory.ts';
 import { conversationsContract } from './conversations.ts';
+import { groupsContract } from './groups.ts';
 import { presenceContract } from './presence.ts';
 import { roomLogContract } from './roomlog.ts';
 
@@ -19,4 +21,10 @@ presenceContract('memory', async (opts) => {
 conversationsContract('memory', async () => {
   const conversations = new MemoryConversations();
   return { conversations, cleanup: () => conversations.close() };
+});
+
+groupsContract('memory', async () => {
+  const log: MemoryRoomLog = new MemoryRoomLog({ hotWindow: 1000, idempotencyTtlMs: 60_000, isMember: (room, user) => groups.isMember(room, user) });
+  const groups = new MemoryGroups(log);
+  return { groups, log, cleanup: async () => void (await Promise.all([groups.close(), log.close()])) };
 });

@@ -14,8 +14,9 @@ export type Event =
   | { type: 'typing'; room: string; user: string }
   | { type: 'presence'; room: string; user: string; status: 'online' | 'offline'; lastSeen?: number }
   | { type: 'heartbeat'; id?: number | string; success: boolean }
-  | { type: 'left'; room: string }
-  | { type: 'error'; code: string; message: string; cid?: string };
+  | { type: 'left'; room: string; reason?: string }
+  | { type: 'member'; room: string; user: string; role: 'member' | 'admin' | null; by: string }
+  | { type: 'error'; code: string; message: string; cid?: string; room?: string };
 export type EventType = Event['type'];
 export type EventOf<T extends EventType> = Extract<Event, { type: T }>;
 

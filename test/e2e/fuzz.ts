@@ -60,8 +60,11 @@ const USER = /^[A-Za-z0-9_.-]{1,32}$/;
 const CLIENT_TYPES = new Set(['join', 'leave', 'send', 'typing', 'heartbeat', 'auth']);
 
 type RoomCheck = 'invalid' | 'forbidden' | 'ok';
+/** v1.1 group rooms: the fuzzed sockets are never members, so every group room is `forbidden`. */
+const GROUP_ROOM = /^grp:[A-Za-z0-9_-]{1,64}$/;
 function roomCheck(room: string, user: string): RoomCheck {
   if (PUBLIC_ROOM.test(room)) return 'ok';
+  if (GROUP_ROOM.test(room)) return 'forbidden';
   const m = DIRECT_ROOM.exec(room);
   if (!m) return 'invalid';
   const [a, b] = [m[1] as string, m[2] as string];
@@ -409,6 +412,14 @@ export const GENERATORS: [string, number, Gen][] = [
   ['send.no-cid', 12, (rng, ctx) => text('send.no-cid', json({ type: 'send', room: validRoomFor(rng, ctx), text: anyText(rng, rng.int(1, 50)) }))],
   ['send.not-member', 25, (rng, ctx) => text('send.not-member', json({ type: 'send', room: `nm-${word(rng, 12)}`, text: 'hi', cid: cid(ctx) }))],
   ['send.forbidden', 10, (rng, ctx) => text('send.forbidden', json({ type: 'send', room: dmOf(`zz${word(rng, 5)}`, `zy${word(rng, 5)}`), text: 'hi', cid: cid(ctx) }))],
+  // v1.1 private groups: the fuzzed sockets belong to none, so join, send, typing and leave of any
+  // `grp:` room are refused (`forbidden`; `not_member` for leave, as for any room not joined).
+  ['group.forbidden', 10, (rng, ctx) => {
+    const room = `grp:${word(rng, rng.int(1, 64), ALNUM + '_-')}`;
+    const type = rng.pick(['join', 'send', 'typing', 'leave']);
+    const frame: Record<string, unknown> = type === 'send' ? { type, room, text: 'hi', cid: cid(ctx) } : { type, room };
+    return text('group.forbidden', json(frame));
+  }],
   ['send.text-edge', 30, (rng, ctx) => {
     const t = rng.pick(['4000', '4001', 'ws+4000', 'ws-only', 'empty', 'lone-surrogate', 'controls', 'astral-2000', 'astral-4000', 'nul']);
     const room = validRoomFor(rng, ctx);

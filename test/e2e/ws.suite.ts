@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { wsErrorsSuite } from './ws-errors.suite.ts';
 import { wsAuthSuite } from './ws-auth.suite.ts';
+import { wsGroupsSuite } from './ws-groups.suite.ts';
 import { wsLifecycleSuite } from './ws-lifecycle.suite.ts';
 import { wsLimitsSuite } from './ws-limits.suite.ts';
 import { type Client, type Runtime, type Server, closeAllClients, connect, eventually, refusedUpgrade, rest, startServer, uid } from './server.ts';
@@ -268,4 +269,5 @@ export function wsSuite(runtime: Runtime): void {
   wsLifecycleSuite(runtime);
   wsLimitsSuite(runtime);
   wsAuthSuite(runtime);
+  wsGroupsSuite(runtime);
 }

@@ -46,6 +46,7 @@ const CHECKS: Record<ServerFrame['type'], (f: Obj) => boolean> = {
   presence: (f) => isStr(f['room']) && isStr(f['user']) && (f['status'] === 'online' || f['status'] === 'offline'),
   heartbeat: (f) => f['success'] === true,
   left: (f) => isStr(f['room']),
+  member: (f) => isStr(f['room']) && isStr(f['user']) && (f['role'] === 'member' || f['role'] === 'admin' || f['role'] === null) && isStr(f['by']),
   error: (f) => isStr(f['code']) && (f['cid'] === undefined || isStr(f['cid'])),
   batch: (f) => Array.isArray(f['events']),
 };

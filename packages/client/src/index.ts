@@ -243,6 +243,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
       case 'left':
         this.#rooms.left(f.room);
         return this.emit('left', { room: f.room });
+      case 'member': // v1.1 group membership changes: not surfaced by this client yet
+        return;
       case 'batch': // decodeFrames already unwrapped batches, in order
         return;
     }

@@ -64,6 +64,12 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const USER_RE = /^[A-Za-z0-9_.-]{1,32}$/;
 const PUBLIC_ROOM_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const DIRECT_ROOM_RE = /^dm:([A-Za-z0-9_.-]{1,32}):([A-Za-z0-9_.-]{1,32})$/;
+/** v1.1: a private group's id; its room is `grp:<id>`. */
+export const GROUP_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const GROUP_ROOM_RE = /^grp:([A-Za-z0-9_-]{1,64})$/;
+
+/** The room of a private group: `grp:<id>`. */
+export const groupRoom = (id: string): string => `grp:${id}`;
 
 export const isUserName = (s: string): boolean => USER_RE.test(s);
 
@@ -74,11 +80,15 @@ export function directRoom(a: string, b: string): string {
 
 export type RoomKind =
   | { kind: 'public' }
-  | { kind: 'direct'; users: readonly [string, string] };
+  | { kind: 'direct'; users: readonly [string, string] }
+  /** v1.1: a private group; who may use it is the server's membership, not the name. */
+  | { kind: 'group'; id: string };
 
 /** Classifies a room name; `null` when it is not a valid room (including unsorted or self DMs). */
 export function parseRoom(room: string): RoomKind | null {
   if (PUBLIC_ROOM_RE.test(room)) return { kind: 'public' };
+  const g = GROUP_ROOM_RE.exec(room);
+  if (g) return { kind: 'group', id: g[1] as string };
   const m = DIRECT_ROOM_RE.exec(room);
   if (!m) return null;
   const a = m[1] as string;
@@ -87,10 +97,17 @@ export function parseRoom(room: string): RoomKind | null {
   return { kind: 'direct', users: [a, b] };
 }
 
-/** Whether `user` may join, read and post in `room` (already known to be valid). */
+/**
+ * Whether `user` may join, read and post in `room` (already known to be valid), as far as the name
+ * tells: a group room needs membership, which only the server knows, so it answers false here.
+ */
 export function mayAccess(kind: RoomKind, user: string): boolean {
+  if (kind.kind === 'group') return false;
   return kind.kind === 'public' || kind.users[0] === user || kind.users[1] === user;
 }
+
+/** v1.1: a group member's role. */
+export type GroupRole = 'owner' | 'admin' | 'member';
 
 /** A stored message; the same shape on every route and frame. */
 export type Message = {
@@ -122,6 +139,8 @@ export type ServerFrame =
   | { type: 'typing'; room: string; user: string }
   | { type: 'presence'; room: string; user: string; status: PresenceStatus; lastSeen?: number }
   | { type: 'heartbeat'; id?: number | string; success: true }
-  | { type: 'left'; room: string }
+  | { type: 'left'; room: string; reason?: 'removed' }
+  /** v1.1: a group's membership changed (`role` null: `user` was removed or left). */
+  | { type: 'member'; room: string; user: string; role: 'member' | 'admin' | null; by: string }
   | { type: 'error'; code: ErrorCode; message: string; cid?: string; room?: string }
   | { type: 'batch'; events: ServerFrame[] };
