@@ -105,7 +105,7 @@ describe('private groups on two instances (Node, Deno) on one Redis Cluster', ()
     const [olga, amy] = [uid('olga'), uid('amy')];
     const { room, id } = await createGroup(olga, []);
     const member = await connect(B(), amy);
-    const rounds = 50;
+    const rounds = 100;
     /** From the DELETE sent to `left` received; and from the DELETE's answer to `left` (negative: `left` came first). */
     const sentToLeft: number[] = [];
     const answeredToLeft: number[] = [];
