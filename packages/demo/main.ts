@@ -3,8 +3,8 @@
  * `scripts/build-demo.ts`; it is the only code here that touches the DOM. All user data is written
  * with `textContent`, never as HTML.
  */
-import { ParleyClient, type ClientState } from '@parley/client';
-import type { Member, Message } from '@parley/client/wire';
+import { ParleyClient, type ClientState, type Group, type MemberEvent } from '@parley/client';
+import { parseRoom, type Member, type Message } from '@parley/client/wire';
 
 type RoomView = { messages: Message[]; unread: number };
 
@@ -12,7 +12,7 @@ type RoomView = { messages: Message[]; unread: number };
 const KEEP = 500;
 const TYPING_SHOW_MS = 3000;
 const TYPING_SEND_MS = 2000;
-/** How often to look for direct rooms opened by others (the server does not push invitations). */
+/** How often to look for direct rooms and groups opened by others (the server does not push invitations). */
 const CONVERSATIONS_MS = 5000;
 
 const $ = <T extends HTMLElement>(id: string): T => {
@@ -46,10 +46,21 @@ const ui = {
   text: $<HTMLInputElement>('text'),
   send: $<HTMLButtonElement>('send'),
   members: $<HTMLUListElement>('members'),
+  groupForm: $<HTMLFormElement>('group-form'),
+  groupName: $<HTMLInputElement>('group-name'),
+  groupMembers: $<HTMLInputElement>('group-members'),
+  memberForm: $<HTMLFormElement>('member-form'),
+  memberInput: $<HTMLInputElement>('member-input'),
   notice: $<HTMLElement>('notice'),
 };
 
 const views = new Map<string, RoomView>();
+/** Groups the page knows (title, owner, roles), by room `grp:<id>`; kept in step by `member` events. */
+const groups = new Map<string, Group>();
+/** When the user was removed from a group: a conversations answer asked for before then is stale. */
+const removedAt = new Map<string, number>();
+/** Groups the user is leaving by the Leave button: their `left` is no news. */
+const leaving = new Set<string>();
 let client: ParleyClient | null = null;
 let me = '';
 let active: string | null = null;
@@ -58,7 +69,14 @@ let selectOnJoin: string | null = null;
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
 let lastTypingSent = 0;
 
+const groupId = (room: string): string | undefined => {
+  const kind = parseRoom(room);
+  return kind?.kind === 'group' ? kind.id : undefined;
+};
+
 const roomLabel = (room: string): string => {
+  const id = groupId(room);
+  if (id !== undefined) return `★ ${groups.get(room)?.title || id}`;
   if (!room.startsWith('dm:')) return `#${room}`;
   const other = room.split(':').slice(1).find((u) => u !== me);
   return `@${other ?? me}`;
@@ -81,6 +99,7 @@ function renderRooms(): void {
     ...[...views].map(([room, view]) => {
       const li = el('li');
       li.dataset['room'] = room;
+      if (groupId(room) !== undefined) li.dataset['kind'] = 'group';
       li.setAttribute('aria-current', String(room === active));
       li.append(el('span', 'label', roomLabel(room)));
       if (view.unread > 0) li.append(el('span', 'unread', String(view.unread)));
@@ -106,18 +125,91 @@ function renderMessages(): void {
   ui.messages.scrollTop = ui.messages.scrollHeight;
 }
 
+/** The own role in the active room's group; undefined outside groups (or before the group is read). */
+const myRole = (): string | undefined => (active ? groups.get(active)?.members.find((m) => m.user === me)?.role : undefined);
+
 function renderMembers(): void {
   const list: Member[] = active && client ? client.members(active) : [];
   list.sort((a, b) => (a.status === b.status ? a.user.localeCompare(b.user) : a.status === 'online' ? -1 : 1));
+  const group = active ? groups.get(active) : undefined;
+  const mine = myRole();
   ui.members.replaceChildren(
     ...list.map((m) => {
-      const li = el('li', '', m.user === me ? `${m.user} (you)` : m.user);
+      const li = el('li');
+      li.append(el('span', 'name', m.user === me ? `${m.user} (you)` : m.user));
       li.dataset['user'] = m.user;
       li.dataset['status'] = m.status;
       li.title = m.status === 'online' ? 'online' : `offline${m.lastSeen ? `, last seen ${new Date(m.lastSeen).toLocaleString()}` : ''}`;
+      const role = group?.members.find((g) => g.user === m.user)?.role;
+      if (role === 'owner' || role === 'admin') li.append(el('span', 'role', role));
+      // The owner removes anyone but itself; an admin removes plain members (the server decides anyway).
+      if (group && m.user !== me && role !== 'owner' && (mine === 'owner' || (mine === 'admin' && role === 'member'))) {
+        const remove = el('button', 'quiet remove', '×');
+        remove.type = 'button';
+        remove.title = `remove ${m.user} from the group`;
+        remove.setAttribute('aria-label', remove.title);
+        remove.addEventListener('click', () => removeMember(group.room, m.user));
+        li.append(remove);
+      }
       return li;
     }),
   );
+  ui.memberForm.hidden = !(group && (mine === 'owner' || mine === 'admin'));
+}
+
+/** Reads a group's title and roles (members only), then redraws what shows them. */
+function loadGroup(c: ParleyClient, room: string): void {
+  const id = groupId(room);
+  if (id === undefined) return;
+  c.group(id).then(
+    (g) => {
+      if (!views.has(room)) return;
+      groups.set(room, g);
+      renderRooms();
+      if (room === active) {
+        ui.title.textContent = roomLabel(room);
+        renderMembers();
+      }
+    },
+    (err: unknown) => notice(`${roomLabel(room)}: ${err instanceof Error ? err.message : String(err)}`),
+  );
+}
+
+/** Keeps the cached group in step with a `member` event, and tells the user. */
+function onMember(e: MemberEvent): void {
+  const g = groups.get(e.room);
+  const was = g?.members.find((m) => m.user === e.user)?.role;
+  if (g) {
+    const others = g.members.filter((m) => m.user !== e.user);
+    g.members = e.role === null ? others : [...others, { user: e.user, role: e.role }].sort((a, b) => (a.user < b.user ? -1 : 1));
+  }
+  if (e.room !== active) return;
+  renderMembers();
+  const who = e.by === me ? 'you' : e.by;
+  if (e.role === null) notice(e.by === e.user ? `${e.user} left the group` : `${who} removed ${e.user}`);
+  else if (was === undefined && e.role === 'member') notice(`${who} added ${e.user}`);
+  else notice(`${who} made ${e.user === me ? 'you' : e.user} ${e.role}`);
+}
+
+function removeMember(room: string, user: string): void {
+  const id = groupId(room);
+  if (!client || id === undefined) return;
+  client.removeMember(id, user).catch((err: unknown) => notice(`not removed: ${err instanceof Error ? err.message : String(err)}`));
+}
+
+/** Takes a room off the page (left, or removed from the group) and shows another one. */
+function dropRoom(room: string): void {
+  views.delete(room);
+  groups.delete(room);
+  if (room !== active) return renderRooms();
+  active = null;
+  const next = views.keys().next();
+  if (!next.done) return select(next.value);
+  ui.title.textContent = 'Join a room';
+  ui.text.disabled = ui.send.disabled = ui.leave.disabled = true;
+  renderRooms();
+  renderMessages();
+  renderMembers();
 }
 
 function select(room: string): void {
@@ -155,13 +247,14 @@ function start(name: string): void {
   c.on('state', renderState);
   c.on('open', (hello) => {
     ui.me.textContent = `signed in as ${hello.user}`;
-    void joinDirectRooms(c);
+    void joinConversations(c);
   });
   c.on('joined', (j) => {
     // A resumed room keeps what it shows; missed messages arrive as `message` events.
     if (!j.resumed || !views.has(j.room)) {
       const unread = j.messages.filter((m) => m.from !== me).length;
       views.set(j.room, { messages: j.messages.slice(-KEEP), unread });
+      if (!groups.has(j.room)) loadGroup(c, j.room);
     }
     if (active === null || selectOnJoin === j.room) {
       selectOnJoin = null;
@@ -177,6 +270,14 @@ function start(name: string): void {
     notice(`${roomLabel(r.room)} was reset; showing the latest messages`);
   });
   c.on('message', onMessage);
+  c.on('member', onMember);
+  c.on('left', (l) => {
+    if (l.reason !== 'removed') return;
+    // Removed from a group: the client forgot the room; the page forgets it too.
+    removedAt.set(l.room, Date.now());
+    notice(leaving.delete(l.room) ? `you left ${roomLabel(l.room)}` : `you were removed from ${roomLabel(l.room)}`);
+    dropRoom(l.room);
+  });
   c.on('presence', (p) => {
     if (p.room === active) renderMembers();
   });
@@ -192,18 +293,28 @@ function start(name: string): void {
   });
   c.connect();
   c.join(new URLSearchParams(location.search).get('room') ?? 'lobby');
-  setInterval(() => void joinDirectRooms(c), CONVERSATIONS_MS);
+  setInterval(() => void joinConversations(c), CONVERSATIONS_MS);
   ui.login.hidden = true;
   ui.chat.hidden = false;
 }
 
-/** Joins the direct rooms someone else opened with this user (they show up in conversations). */
-async function joinDirectRooms(c: ParleyClient): Promise<void> {
+/**
+ * Joins the direct rooms someone else opened with this user and the groups someone added the user
+ * to (both show up in conversations).
+ */
+async function joinConversations(c: ParleyClient): Promise<void> {
   if (c.state !== 'open') return;
+  const asked = Date.now();
   const items = await c.conversations().catch(() => []);
   for (const { room } of items) {
+    if (views.has(room)) continue;
+    if (groupId(room) !== undefined) {
+      // An answer older than a removal may still list the group.
+      if ((removedAt.get(room) ?? 0) < asked) c.join(room);
+      continue;
+    }
     const other = room.startsWith('dm:') ? room.split(':').slice(1).find((u) => u !== me) : undefined;
-    if (other !== undefined && !views.has(room)) c.joinDirect(other);
+    if (other !== undefined) c.joinDirect(other);
   }
 }
 
@@ -238,16 +349,56 @@ ui.dmForm.addEventListener('submit', (ev) => {
 
 ui.leave.addEventListener('click', () => {
   if (!client || !active) return;
-  client.leave(active);
-  views.delete(active);
-  active = null;
-  const next = views.keys().next();
-  if (!next.done) return select(next.value);
-  ui.title.textContent = 'Join a room';
-  ui.text.disabled = ui.send.disabled = ui.leave.disabled = true;
-  renderRooms();
-  renderMessages();
-  renderMembers();
+  const room = active;
+  const id = groupId(room);
+  if (id === undefined) {
+    client.leave(room);
+    return dropRoom(room);
+  }
+  // Leaving a group is leaving its membership (else the conversations poll would bring it back).
+  const c = client;
+  leaving.add(room);
+  c.removeMember(id, me).then(
+    () => {
+      leaving.delete(room);
+      removedAt.set(room, Date.now());
+      c.leave(room);
+      if (views.has(room)) notice(`you left ${roomLabel(room)}`);
+      dropRoom(room);
+    },
+    (err: unknown) => {
+      leaving.delete(room);
+      notice(`not left: ${err instanceof Error ? err.message : String(err)}`);
+    },
+  );
+});
+
+ui.groupForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const title = ui.groupName.value.trim();
+  if (!client || !title) return;
+  const members = ui.groupMembers.value.split(/[\s,]+/).filter((u) => u !== '' && u !== me);
+  const c = client;
+  c.createGroup({ title, members }).then(
+    (g) => {
+      ui.groupName.value = ui.groupMembers.value = '';
+      groups.set(g.room, g);
+      selectOnJoin = g.room;
+      c.join(g.room);
+    },
+    (err: unknown) => notice(`no group: ${err instanceof Error ? err.message : String(err)}`),
+  );
+});
+
+ui.memberForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const user = ui.memberInput.value.trim();
+  const id = active ? groupId(active) : undefined;
+  if (!client || id === undefined || !user) return;
+  client.setMember(id, user, 'member').then(
+    () => (ui.memberInput.value = ''),
+    (err: unknown) => notice(`not added: ${err instanceof Error ? err.message : String(err)}`),
+  );
 });
 
 ui.composer.addEventListener('submit', (ev) => {

@@ -1,6 +1,7 @@
 /**
  * The demo page in a real browser against the real server: two users in headless Chromium join the
- * same room, see each other online and read each other's messages.
+ * same room, see each other online and read each other's messages; three users share a private
+ * group whose owner adds and removes members.
  *
  * Needs Debian's Chromium at /usr/bin/chromium (never downloaded); the suite is skipped without it.
  * Screenshots go to a fresh temp directory (or `PARLEY_E2E_SCREENSHOTS`), printed at the end.
@@ -153,4 +154,86 @@ describe('demo page in Chromium', () => {
 
     expect(pageErrors).toEqual([]);
   }, 60_000);
+
+  it('a private group: created with a member, another added, one removed', async () => {
+    const lobby = `e2e-grp-${Date.now().toString(36)}`;
+    const [alice, bob, carol] = await Promise.all(
+      ['alice', 'bob', 'carol'].map(async () => {
+        const page = await (await browser.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
+        page.on('pageerror', (err) => pageErrors.push(err.message));
+        return page;
+      }),
+    );
+    if (!alice || !bob || !carol) throw new Error('no pages');
+    await signIn(alice, baseUrl, 'alice', lobby);
+    await signIn(bob, baseUrl, 'bob', lobby);
+    await signIn(carol, baseUrl, 'carol', lobby);
+
+    // alice creates the group with bob; it opens on her page.
+    await alice.fill('#group-name', 'Launch plans');
+    await alice.fill('#group-members', 'bob');
+    await alice.click('#group-create');
+    const mine = alice.locator('#rooms li[data-kind="group"][aria-current="true"]');
+    await mine.waitFor();
+    const room = await mine.getAttribute('data-room');
+    expect(room).toMatch(/^grp:[A-Za-z0-9_-]+$/);
+    const item = (page: Page) => page.locator(`#rooms li[data-room="${room}"]`);
+    expect(await alice.locator('#room-title').textContent()).toBe('★ Launch plans');
+    await alice.locator('#members li[data-user="alice"] .role', { hasText: 'owner' }).waitFor();
+
+    // bob's page finds it among his conversations; they talk there.
+    await item(bob).click({ timeout: 15_000 });
+    expect(await bob.locator('#room-title').textContent()).toBe('★ Launch plans');
+    await say(bob, 'bob here, in the group');
+    await messageFrom(alice, 'bob', 'bob here, in the group').waitFor();
+    await say(alice, 'welcome bob');
+    await messageFrom(bob, 'alice', 'welcome bob').waitFor();
+    // bob is a plain member: no add form, no remove buttons.
+    expect(await bob.locator('#member-form').isHidden()).toBe(true);
+    expect(await bob.locator('#members button.remove').count()).toBe(0);
+
+    // alice adds carol; carol's page shows the group with its history.
+    await alice.fill('#member-input', 'carol');
+    await alice.click('#member-add');
+    await alice.locator('#members li[data-user="carol"]').waitFor();
+    await bob.locator('#members li[data-user="carol"]').waitFor();
+    await item(carol).click({ timeout: 15_000 });
+    await messageFrom(carol, 'bob', 'bob here, in the group').waitFor();
+    await messageFrom(carol, 'alice', 'welcome bob').waitFor();
+
+    // alice removes bob: his page loses the room and says why; the others see him go.
+    await alice.locator('#members li[data-user="bob"] button.remove').click();
+    await item(bob).waitFor({ state: 'detached' });
+    await bob.locator('#notice', { hasText: 'you were removed from ★ Launch plans' }).waitFor();
+    expect(await bob.locator('#room-title').textContent()).not.toBe('★ Launch plans');
+    await alice.locator('#members li[data-user="bob"]').waitFor({ state: 'detached' });
+    await carol.locator('#members li[data-user="bob"]').waitFor({ state: 'detached' });
+
+    // alice and carol keep chatting.
+    await say(carol, 'just the two of us now');
+    await messageFrom(alice, 'carol', 'just the two of us now').waitFor();
+    await say(alice, 'indeed');
+    await messageFrom(carol, 'alice', 'indeed').waitFor();
+    for (const page of [alice, carol]) {
+      await page.locator('#messages li.pending').waitFor({ state: 'detached' });
+      expect(await page.locator('#messages li .text').allTextContents()).toEqual([
+        'bob here, in the group',
+        'welcome bob',
+        'just the two of us now',
+        'indeed',
+      ]);
+    }
+    // The conversations poll (every 5 s) does not bring the group back to bob.
+    await bob.waitForTimeout(5_500);
+    expect(await item(bob).count()).toBe(0);
+
+    const dir = process.env['PARLEY_E2E_SCREENSHOTS'] ?? (await mkdtemp(join(tmpdir(), 'parley-e2e-')));
+    await mkdir(dir, { recursive: true });
+    for (const [name, page] of [['group-alice', alice], ['group-bob', bob], ['group-carol', carol]] as const) {
+      await page.screenshot({ path: join(dir, `${name}.png`) });
+    }
+    console.log(`screenshots: ${dir}/group-alice.png ${dir}/group-bob.png ${dir}/group-carol.png`);
+
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
 });

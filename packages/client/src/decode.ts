@@ -45,7 +45,7 @@ const CHECKS: Record<ServerFrame['type'], (f: Obj) => boolean> = {
   typing: (f) => isStr(f['room']) && isStr(f['user']),
   presence: (f) => isStr(f['room']) && isStr(f['user']) && (f['status'] === 'online' || f['status'] === 'offline'),
   heartbeat: (f) => f['success'] === true,
-  left: (f) => isStr(f['room']),
+  left: (f) => isStr(f['room']) && (f['reason'] === undefined || isStr(f['reason'])),
   member: (f) => isStr(f['room']) && isStr(f['user']) && (f['role'] === 'member' || f['role'] === 'admin' || f['role'] === null) && isStr(f['by']),
   error: (f) => isStr(f['code']) && (f['cid'] === undefined || isStr(f['cid'])),
   batch: (f) => Array.isArray(f['events']),

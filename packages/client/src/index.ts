@@ -14,7 +14,17 @@ import { authHeaders, resolveOptions, socketUrl, type ResolvedOptions } from './
 import { authFrame, currentToken, isPromise, TokenKeeper } from './credentials.ts';
 import { Outbox } from './outbox.ts';
 import { backoffDelay, shouldReconnect } from './policy.ts';
-import { fetchConversations, historyFetcher, jsonGetter, type Conversation, type GetJson } from './rest.ts';
+import {
+  createGroup,
+  deleteMember,
+  fetchConversations,
+  fetchGroup,
+  historyFetcher,
+  jsonGetter,
+  putMember,
+  type Conversation,
+  type GetJson,
+} from './rest.ts';
 import type { PendingSend } from './outbox.ts';
 import { Rooms } from './rooms.ts';
 import {
@@ -23,6 +33,7 @@ import {
   type ClientEvents,
   type ClientOptions,
   type ClientState,
+  type Group,
   type WebSocketLike,
 } from './types.ts';
 
@@ -167,6 +178,36 @@ export class ParleyClient extends Emitter<ClientEvents> {
     return fetchConversations(this.#get);
   }
 
+  /**
+   * v1.1: creates a private group owned by the user (`POST /v1/groups`); the others in `members`
+   * become `member`s. Its room is `grp:<id>`: `join` it to chat. Rejects with a `ClientError` of the
+   * server's code (`conflict` when the id is taken, `invalid_request` for a bad id, name or title).
+   */
+  createGroup(input: { id?: string; title?: string; members?: string[] } = {}): Promise<Group> {
+    return createGroup(this.#get, input);
+  }
+
+  /** v1.1: the group `id` (`GET /v1/groups/:id`); `forbidden` unless the user is a member. */
+  group(id: string): Promise<Group> {
+    return fetchGroup(this.#get, id);
+  }
+
+  /**
+   * v1.1: adds `user` to the group `id` or changes its role (`PUT /v1/groups/:id/members/:user`);
+   * resolves with the group. The owner and admins add members; only the owner grants or takes admin.
+   */
+  setMember(id: string, user: string, role: 'member' | 'admin' = 'member'): Promise<Group> {
+    return putMember(this.#get, id, user, role);
+  }
+
+  /**
+   * v1.1: removes `user` from the group `id` (`DELETE /v1/groups/:id/members/:user`); with the own
+   * name, leaves the group. The removed user's client gets `left` with `reason: "removed"`.
+   */
+  removeMember(id: string, user: string): Promise<void> {
+    return deleteMember(this.#get, id, user);
+  }
+
   /** The position of the last message delivered in `room` (what a resume sends as `since`). */
   position(room: string): { epoch: string; seq: number } | undefined {
     return this.#rooms.position(room);
@@ -241,10 +282,19 @@ export class ParleyClient extends Emitter<ClientEvents> {
       case 'heartbeat':
         return this.#heartbeat.answer(f.id);
       case 'left':
-        this.#rooms.left(f.room);
-        return this.emit('left', { room: f.room });
-      case 'member': // v1.1 group membership changes: not surfaced by this client yet
-        return;
+        if (f.reason === 'removed') {
+          // Removed from a group: as a `leave`, the room is forgotten (not joined again on a reconnect).
+          this.#rooms.forget(f.room);
+          this.#outbox.failAll(() => new ClientError('left', `removed from ${f.room}`), f.room);
+        } else {
+          this.#rooms.left(f.room);
+        }
+        return this.emit('left', f.reason === undefined ? { room: f.room } : { room: f.room, reason: f.reason });
+      case 'member': {
+        this.#rooms.member(f.room, f.user, f.role);
+        const { type: _, ...event } = f;
+        return this.emit('member', event);
+      }
       case 'batch': // decodeFrames already unwrapped batches, in order
         return;
     }

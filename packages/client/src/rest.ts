@@ -1,10 +1,10 @@
 /**
- * The REST calls the client makes: history after a position (to fill gaps) and the caller's
- * conversations. Answers are checked before use.
+ * The REST calls the client makes: history after a position (to fill gaps), the caller's
+ * conversations, and private groups (v1.1). Answers are checked before use.
  */
-import { LIMITS, type Message } from './wire.ts';
+import { ERROR_CODES, LIMITS, type Message } from './wire.ts';
 import { isMessage } from './decode.ts';
-import { ClientError, type ClientErrorCode, type FetchLike } from './types.ts';
+import { ClientError, REST_ERROR, type ClientErrorCode, type FetchLike, type Group, type GroupMember } from './types.ts';
 
 /** One page of history after a position. */
 export type HistoryPage = { epoch: string; messages: Message[]; hasMore: boolean };
@@ -21,19 +21,33 @@ export const roomPath = (room: string): string => encodeURIComponent(room).repla
 type Obj = Record<string, unknown>;
 const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null;
 
-/** GETs JSON from the service, sending `headers()` (auth). Throws `ClientError`, never anything else. */
-export type GetJson = (path: string) => Promise<unknown>;
+/**
+ * Requests JSON from the service, sending `headers()` (auth): a GET by default, else `method` with
+ * `body` as JSON. Resolves with the answer's body (undefined when it has none, e.g. 204). Throws
+ * `ClientError` with the server's code on an error status, never anything else.
+ */
+export type GetJson = (path: string, request?: { method: 'POST' | 'PUT' | 'DELETE'; body?: unknown }) => Promise<unknown>;
 
 export function jsonGetter(baseUrl: string, fetch: FetchLike, headers: () => Promise<Record<string, string>>): GetJson {
-  return async (path) => {
+  return async (path, request) => {
     let res: Awaited<ReturnType<FetchLike>>;
     try {
-      res = await fetch(`${baseUrl}${path}`, { headers: await headers() });
+      const auth = await headers();
+      const init: Parameters<FetchLike>[1] =
+        request === undefined
+          ? { headers: auth }
+          : request.body === undefined
+            ? { method: request.method, headers: auth }
+            : { method: request.method, headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(request.body) };
+      res = await fetch(`${baseUrl}${path}`, init);
     } catch (err) {
       throw new ClientError('history_failed', `request failed: ${String(err)}`);
     }
     const body: unknown = await res.json().catch(() => undefined);
-    if (!res.ok) throw new ClientError(errorCode(body), `${path.split('?')[0]} answered ${res.status}`);
+    if (!res.ok) {
+      const what = `${request?.method ?? 'GET'} ${path.split('?')[0]} answered ${res.status}`;
+      throw new ClientError(errorCode(body), `${what}${serverMessage(body)}`);
+    }
     return body;
   };
 }
@@ -59,6 +73,53 @@ export async function fetchConversations(get: GetJson): Promise<Conversation[]> 
   });
 }
 
+/** Group ids and user names are URL-safe by their patterns; encode anyway so a bad one stays one path segment. */
+const seg = (s: string): string => encodeURIComponent(s);
+
+/** `POST /v1/groups`: creates a group owned by the caller. */
+export async function createGroup(get: GetJson, input: { id?: string; title?: string; members?: string[] }): Promise<Group> {
+  return group(await get('/v1/groups', { method: 'POST', body: input }));
+}
+
+/** `GET /v1/groups/:id` (members only). */
+export async function fetchGroup(get: GetJson, id: string): Promise<Group> {
+  return group(await get(`/v1/groups/${seg(id)}`));
+}
+
+/** `PUT /v1/groups/:id/members/:user`: adds `user` or changes its role. */
+export async function putMember(get: GetJson, id: string, user: string, role: 'member' | 'admin'): Promise<Group> {
+  return group(await get(`/v1/groups/${seg(id)}/members/${seg(user)}`, { method: 'PUT', body: { role } }));
+}
+
+/** `DELETE /v1/groups/:id/members/:user`: removes `user` (or leaves, for the caller itself). */
+export async function deleteMember(get: GetJson, id: string, user: string): Promise<void> {
+  await get(`/v1/groups/${seg(id)}/members/${seg(user)}`, { method: 'DELETE' });
+}
+
+const ROLES: ReadonlySet<unknown> = new Set(['owner', 'admin', 'member']);
+const isGroupMember = (x: unknown): x is GroupMember => isObj(x) && typeof x['user'] === 'string' && ROLES.has(x['role']);
+
+function group(x: unknown): Group {
+  if (
+    isObj(x) &&
+    typeof x['room'] === 'string' &&
+    typeof x['id'] === 'string' &&
+    typeof x['title'] === 'string' &&
+    typeof x['owner'] === 'string' &&
+    Array.isArray(x['members']) &&
+    x['members'].every(isGroupMember)
+  ) {
+    return {
+      room: x['room'],
+      id: x['id'],
+      title: x['title'],
+      owner: x['owner'],
+      members: x['members'].map((m: GroupMember) => ({ user: m.user, role: m.role })),
+    };
+  }
+  throw new ClientError('history_failed', 'group answer is malformed');
+}
+
 function isPage(x: unknown): x is HistoryPage {
   return (
     isObj(x) &&
@@ -69,10 +130,17 @@ function isPage(x: unknown): x is HistoryPage {
   );
 }
 
-const SERVER_CODES: ReadonlySet<string> = new Set(['forbidden', 'rate_limited', 'unavailable', 'internal']);
+const SERVER_CODES: ReadonlySet<string> = new Set([...Object.keys(ERROR_CODES), ...Object.keys(REST_ERROR)]);
 
 function errorCode(body: unknown): ClientErrorCode {
   const err = isObj(body) ? body['error'] : undefined;
   const code = isObj(err) ? err['code'] : undefined;
   return typeof code === 'string' && SERVER_CODES.has(code) ? (code as ClientErrorCode) : 'history_failed';
+}
+
+/** `: <the server's message>` when the error body has one. */
+function serverMessage(body: unknown): string {
+  const err = isObj(body) ? body['error'] : undefined;
+  const message = isObj(err) ? err['message'] : undefined;
+  return typeof message === 'string' && message !== '' ? `: ${message.slice(0, 200)}` : '';
 }

@@ -2,7 +2,7 @@
  * The client's rooms: which ones the application wants to be in, which are joined on the current
  * socket, their members, and one `RoomStream` (position, ordering, gap fill) per room joined before.
  */
-import { directRoom, type Member, type Message, type ServerFrame } from './wire.ts';
+import { directRoom, parseRoom, type Member, type Message, type ServerFrame } from './wire.ts';
 import { RoomStream, type RoomStreamDeps } from './room-stream.ts';
 import type { ClientEvents } from './types.ts';
 
@@ -119,11 +119,29 @@ export class Rooms {
     if (this.#wanted.has(m.room)) this.#streams.get(m.room)?.push(m);
   }
 
-  /** Applies a presence change to the room's member list. */
+  /**
+   * Applies a presence change to the room's member list. A group's list holds its members only
+   * (`joined` and `member` frames): a presence about anyone else, such as the departure of a user
+   * just removed, adds nobody.
+   */
   presence(f: PresenceFrame): void {
+    const members = this.#members.get(f.room);
+    if (!members) return;
+    if (!members.has(f.user) && parseRoom(f.room)?.kind === 'group') return;
     const member: Member = { user: f.user, status: f.status };
     if (f.lastSeen !== undefined) member.lastSeen = f.lastSeen;
-    this.#members.get(f.room)?.set(f.user, member);
+    members.set(f.user, member);
+  }
+
+  /**
+   * A group's membership changed: keeps the member list in step (a removed user leaves it; an added
+   * one shows offline until its presence says otherwise).
+   */
+  member(room: string, user: string, role: string | null): void {
+    const members = this.#members.get(room);
+    if (!members) return;
+    if (role === null) members.delete(user);
+    else if (!members.has(user)) members.set(user, { user, status: 'offline' });
   }
 
   /** The server confirmed a `leave`. */

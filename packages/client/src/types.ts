@@ -1,7 +1,7 @@
 /**
  * Public types of the typed client: options, events, and the minimal WebSocket shape it needs.
  */
-import type { ErrorCode, Member, Message, PresenceStatus } from './wire.ts';
+import type { ErrorCode, GroupRole, Member, Message, PresenceStatus } from './wire.ts';
 
 /**
  * The part of a WebSocket the client uses. Browser, Deno and `ws` (Node) sockets all fit.
@@ -27,7 +27,7 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
-export type FetchLike = (url: string, init?: { headers?: Record<string, string> }) => Promise<{
+export type FetchLike = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string }) => Promise<{
   ok: boolean;
   status: number;
   json(): Promise<unknown>;
@@ -83,7 +83,15 @@ export const CLIENT_ERROR = {
   closed: 'closed',
   left: 'left',
 } as const;
-export type ClientErrorCode = ErrorCode | keyof typeof CLIENT_ERROR;
+/** REST-only error codes (docs/protocol.md, REST errors) a request may be refused with. */
+export const REST_ERROR = {
+  invalid_request: 'invalid_request',
+  unauthorized: 'unauthorized',
+  /** v1.1 groups: the id is taken, the owner would leave or change role, or the group is full. */
+  conflict: 'conflict',
+  too_large: 'too_large',
+} as const;
+export type ClientErrorCode = ErrorCode | keyof typeof CLIENT_ERROR | keyof typeof REST_ERROR;
 
 /** Why a send was rejected, or what went wrong (the `error` event). */
 export class ClientError extends Error {
@@ -113,13 +121,26 @@ export type JoinedEvent = {
   members: Member[];
 };
 
+/** v1.1: a private group as the REST routes answer it; `members` sorted by user name, the owner included. */
+export type GroupMember = { user: string; role: GroupRole };
+export type Group = { room: string; id: string; title: string; owner: string; members: GroupMember[] };
+
+/** v1.1: a group's membership changed: `user` added or its role changed, or removed/left (`role` null); `by` made the change. */
+export type MemberEvent = { room: string; user: string; role: 'member' | 'admin' | null; by: string };
+
 export type ClientEvents = {
   /** A new message, per room in seq order, each exactly once (history in `joined` excluded). */
   message: Message;
   presence: { room: string; user: string; status: PresenceStatus; lastSeen?: number };
   typing: { room: string; user: string };
   joined: JoinedEvent;
-  left: { room: string };
+  /**
+   * The server confirmed a `leave`, or took the room away: `reason: "removed"` when the user was
+   * removed from a group (the client then forgets the room, as `leave` does).
+   */
+  left: { room: string; reason?: string };
+  /** v1.1: a group's membership changed (sent to the room's joined sockets). */
+  member: MemberEvent;
   error: ClientError;
   /** The server's `hello`: the connection is usable. */
   open: { user: string; conn: string; instance: string; heartbeatMs: number };

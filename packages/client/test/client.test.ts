@@ -623,3 +623,166 @@ describe('authentication', () => {
     expect(client.state).toBe('closed');
   });
 });
+
+describe('groups', () => {
+  type Call = { url: string; method: string; headers: Record<string, string>; body: unknown };
+  /** A fake fetch answering each request with the next of `answers` (status, body), recording it. */
+  function restFetch(answers: { status: number; body?: unknown }[]) {
+    const calls: Call[] = [];
+    const fetch = vi.fn(async (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string }) => {
+      calls.push({
+        url,
+        method: init?.method ?? 'GET',
+        headers: init?.headers ?? {},
+        body: init?.body === undefined ? undefined : JSON.parse(init.body),
+      });
+      const a = answers.shift() ?? { status: 500, body: { error: { code: 'internal', message: 'x' } } };
+      return {
+        ok: a.status >= 200 && a.status < 300,
+        status: a.status,
+        json: async () => {
+          if (a.body === undefined) throw new SyntaxError('no body');
+          return a.body;
+        },
+      };
+    });
+    return { fetch, calls };
+  }
+  const group = (members: [string, string][]) => ({
+    room: 'grp:team',
+    id: 'team',
+    title: 'Team',
+    owner: 'alice',
+    members: members.map(([user, role]) => ({ user, role })),
+  });
+  const gJoined = (seq: number, members: string[] = ['alice', 'bob']) =>
+    joined(seq, { room: 'grp:team', members: members.map((user) => ({ user, status: 'online' })) });
+
+  it('creates, reads and changes groups over REST with the auth headers', async () => {
+    const { fetch, calls } = restFetch([
+      { status: 201, body: group([['alice', 'owner'], ['bob', 'member']]) },
+      { status: 200, body: group([['alice', 'owner'], ['bob', 'member']]) },
+      { status: 200, body: group([['alice', 'owner'], ['bob', 'member'], ['carol', 'admin']]) },
+      { status: 204 },
+    ]);
+    const { client } = makeClient({ fetch });
+    await expect(client.createGroup({ id: 'team', title: 'Team', members: ['bob'] })).resolves.toEqual(
+      group([['alice', 'owner'], ['bob', 'member']]),
+    );
+    await expect(client.group('team')).resolves.toMatchObject({ room: 'grp:team', owner: 'alice' });
+    await expect(client.setMember('team', 'carol', 'admin')).resolves.toMatchObject({
+      members: [{ user: 'alice' }, { user: 'bob' }, { user: 'carol', role: 'admin' }],
+    });
+    await expect(client.removeMember('team', 'bob')).resolves.toBeUndefined();
+    expect(calls).toEqual([
+      {
+        url: 'http://chat.test/v1/groups',
+        method: 'POST',
+        headers: { 'x-user': 'alice', 'content-type': 'application/json' },
+        body: { id: 'team', title: 'Team', members: ['bob'] },
+      },
+      { url: 'http://chat.test/v1/groups/team', method: 'GET', headers: { 'x-user': 'alice' }, body: undefined },
+      {
+        url: 'http://chat.test/v1/groups/team/members/carol',
+        method: 'PUT',
+        headers: { 'x-user': 'alice', 'content-type': 'application/json' },
+        body: { role: 'admin' },
+      },
+      { url: 'http://chat.test/v1/groups/team/members/bob', method: 'DELETE', headers: { 'x-user': 'alice' }, body: undefined },
+    ]);
+  });
+
+  it('sends a bearer token to the group routes', async () => {
+    const { fetch, calls } = restFetch([{ status: 200, body: group([['alice', 'owner']]) }]);
+    const { client } = makeClient({ fetch, user: undefined, token: () => 'a.b.c' });
+    await client.setMember('team', 'bob', 'member');
+    expect(calls[0]?.headers).toEqual({ authorization: 'Bearer a.b.c', 'content-type': 'application/json' });
+  });
+
+  it('rejects with a ClientError of the REST error code', async () => {
+    const err = (code: string, status: number) => ({ status, body: { error: { code, message: `${code}!` } } });
+    const { fetch } = restFetch([
+      err('conflict', 409),
+      err('invalid_request', 400),
+      err('forbidden', 403),
+      { status: 200, body: { room: 'grp:team' } },
+      { status: 502 },
+    ]);
+    const { client } = makeClient({ fetch });
+    await expect(client.createGroup({ id: 'team' })).rejects.toMatchObject({ name: 'ClientError', code: 'conflict' });
+    await expect(client.createGroup({ id: 'bad id' })).rejects.toMatchObject({ code: 'invalid_request' });
+    const refused = client.removeMember('team', 'alice');
+    await expect(refused).rejects.toBeInstanceOf(ClientError);
+    await expect(refused).rejects.toMatchObject({ code: 'forbidden', message: expect.stringContaining('forbidden!') });
+    await expect(client.group('team')).rejects.toMatchObject({ code: 'history_failed' }); // malformed answer
+    await expect(client.setMember('team', 'bob', 'member')).rejects.toMatchObject({ code: 'history_failed' });
+  });
+
+  it('emits member events and keeps the member list in step', () => {
+    const { client } = makeClient();
+    const events: unknown[] = [];
+    client.on('member', (e) => events.push(e));
+    client.connect();
+    last().accept();
+    client.join('grp:team');
+    last().push(gJoined(0));
+    last().push({ type: 'member', room: 'grp:team', user: 'carol', role: 'member', by: 'alice' });
+    last().push({ type: 'member', room: 'grp:team', user: 'carol', role: 'admin', by: 'alice' });
+    last().push({ type: 'member', room: 'grp:team', user: 'bob', role: null, by: 'alice' });
+    last().push({ type: 'member', room: 'grp:team', user: 'dave', role: 'owner', by: 'alice' }); // malformed: dropped
+    // The removed user's departure from the room: a presence frame that must not list it again.
+    last().push({ type: 'presence', room: 'grp:team', user: 'bob', status: 'offline', lastSeen: 5 });
+    last().push({ type: 'presence', room: 'grp:team', user: 'carol', status: 'online' });
+    expect(events).toEqual([
+      { room: 'grp:team', user: 'carol', role: 'member', by: 'alice' },
+      { room: 'grp:team', user: 'carol', role: 'admin', by: 'alice' },
+      { room: 'grp:team', user: 'bob', role: null, by: 'alice' },
+    ]);
+    expect(client.members('grp:team')).toEqual([
+      { user: 'alice', status: 'online' },
+      { user: 'carol', status: 'online' },
+    ]);
+  });
+
+  it('forgets a group it was removed from: left with the reason, pending sends rejected, no rejoin', async () => {
+    const { client, seen } = makeClient();
+    const lefts: unknown[] = [];
+    client.on('left', (e) => lefts.push(e));
+    client.connect();
+    last().accept();
+    client.join('grp:team');
+    client.join('lobby');
+    last().push(gJoined(3));
+    last().push(joined(0));
+    const pending = client.send('grp:team', 'too late');
+    last().push({ type: 'left', room: 'grp:team', reason: 'removed' });
+    await expect(pending).rejects.toMatchObject({ code: 'left' });
+    expect(lefts).toEqual([{ room: 'grp:team', reason: 'removed' }]);
+    expect(client.members('grp:team')).toEqual([]);
+    expect(client.position('grp:team')).toBeUndefined();
+    last().push(msgFrame(4, { room: 'grp:team' })); // nothing more is delivered from it
+    expect(seen).toEqual([]);
+    // A plain `left` (the answer to a leave) carries no reason.
+    client.leave('lobby');
+    last().push({ type: 'left', room: 'lobby' });
+    expect(lefts.at(-1)).toEqual({ room: 'lobby' });
+
+    client.join('general');
+    last().serverClose(1012);
+    vi.advanceTimersByTime(500);
+    last().accept();
+    expect(last().frames('join')).toEqual([{ type: 'join', room: 'general' }]);
+  });
+
+  it('still rejoins a group after a plain reconnect', () => {
+    const { client } = makeClient();
+    client.connect();
+    last().accept();
+    client.join('grp:team');
+    last().push(gJoined(2));
+    last().serverClose(1006);
+    vi.advanceTimersByTime(500);
+    last().accept();
+    expect(last().frames('join')).toEqual([{ type: 'join', room: 'grp:team', since: { epoch: 'e1', seq: 2 } }]);
+  });
+});
