@@ -1,12 +1,12 @@
 /**
- * Who is calling: dev mode trusts a name, jwt mode verifies an HS256 token (src/auth.ts).
+ * Who is calling: dev mode trusts a name, jwt mode verifies an HS256 token (src/auth/identity.ts).
  * `requireUser` is the REST middleware; the WebSocket upgrade calls `identify` itself.
  */
 import { createMiddleware } from 'hono/factory';
-import { type Credentials, identify } from '../src/auth.ts';
+import { type Credentials, identify } from '../src/auth/identity.ts';
 import type { Config } from '../src/config.ts';
 
-export type { Credentials } from '../src/auth.ts';
+export type { Credentials } from '../src/auth/identity.ts';
 export type AuthEnv = { Variables: { user: string } };
 
 export function requireUser(auth: Config['auth']) {

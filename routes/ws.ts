@@ -6,7 +6,7 @@
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { WSContext, WSEvents } from 'hono/ws';
-import { type Identity, identify } from '../src/auth.ts';
+import { type Identity, identify } from '../src/auth/identity.ts';
 import type { Config } from '../src/config.ts';
 import { AppError } from '../src/errors.ts';
 import type { Conn } from '../src/realtime/hub.ts';

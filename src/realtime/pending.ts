@@ -6,7 +6,7 @@
  * rooms know nothing of it. Its timeout bounds its life, so the heartbeat round does not visit it.
  */
 import type { WSContext } from 'hono/ws';
-import { identify } from '../auth.ts';
+import { identify } from '../auth/identity.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { log } from '../log.ts';

@@ -3,7 +3,7 @@
  * heartbeat round. Frames are validated by `protocol.ts`; refusals are `error` frames.
  */
 import type { WSContext } from 'hono/ws';
-import { type Identity, Unauthorized, identify } from '../auth.ts';
+import { type Identity, Unauthorized, identify } from '../auth/identity.ts';
 import type { Chat } from '../chat/chat.ts';
 import { take } from '../chat/rate-limit.ts';
 import type { Config } from '../config.ts';

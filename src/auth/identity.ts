@@ -3,8 +3,8 @@
  * REST (routes/auth.ts), the WebSocket upgrade and the WebSocket `auth` frame.
  */
 import { verify } from 'hono/jwt';
-import type { Config } from './config.ts';
-import { AppError } from './errors.ts';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
 import { isUserName } from '@parley/client/wire';
 
 export type Credentials = { user?: string | null | undefined; token?: string | null | undefined };
