@@ -1,6 +1,6 @@
 /**
  * The WebSocket session: what happens on open, on each client frame, on close, and on the
- * heartbeat round. Frames are validated by `protocol.ts`; refusals are `error` frames.
+ * heartbeat round. Frames are validated by `src/protocol/inbound.ts`; refusals are `error` frames.
  */
 import type { WSContext } from 'hono/ws';
 import { type Identity, Unauthorized, identify } from '../auth/identity.ts';
