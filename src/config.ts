@@ -50,6 +50,7 @@ const Env = v.object({
   MAX_ROOMS_PER_CONN: int('MAX_ROOMS_PER_CONN', 1, 100_000, 100),
   MAX_CONNS_PER_USER: int('MAX_CONNS_PER_USER', 1, 1_000_000, 20),
   ABUSE_BAR_MS: int('ABUSE_BAR_MS', 0, 86_400_000, 10_000),
+  GROUP_ROSTER_MAX: int('GROUP_ROSTER_MAX', 0, 1000, 100),
   IDEMPOTENCY_TTL_MS: int('IDEMPOTENCY_TTL_MS', 1000, 7 * 86_400_000, 86_400_000),
   DRAIN_BATCH: int('DRAIN_BATCH', 1, 1_000_000, 1000),
   DRAIN_INTERVAL_MS: int('DRAIN_INTERVAL_MS', 0, 60_000, 500),
@@ -81,9 +82,11 @@ export type Config = {
   rates: { send: { rate: number; burst: number }; typing: { rate: number; burst: number }; join: { rate: number; burst: number } };
   /**
    * Rooms one connection may have joined; live connections one user may have on every instance
-   * together; how long a user whose socket was closed for abuse may open no new one (0: not at all).
+   * together; how long a user whose socket was closed for abuse may open no new one (0: not at all);
+   * the largest group whose `joined.members` lists every member with its status (larger groups list
+   * the members in the room right now, as a public room does: a join must not read a thousand users).
    */
-  limits: { roomsPerConn: number; connsPerUser: number; abuseBarMs: number };
+  limits: { roomsPerConn: number; connsPerUser: number; abuseBarMs: number; groupRosterMax: number };
   idempotencyTtlMs: number;
   /**
    * On SIGTERM: `graceMs` with `/ready` 503 while still serving (for the load balancer to notice),
@@ -147,7 +150,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       typing: { rate: e.TYPING_RATE, burst: e.TYPING_BURST },
       join: { rate: e.JOIN_RATE, burst: e.JOIN_BURST },
     },
-    limits: { roomsPerConn: e.MAX_ROOMS_PER_CONN, connsPerUser: e.MAX_CONNS_PER_USER, abuseBarMs: e.ABUSE_BAR_MS },
+    limits: { roomsPerConn: e.MAX_ROOMS_PER_CONN, connsPerUser: e.MAX_CONNS_PER_USER, abuseBarMs: e.ABUSE_BAR_MS, groupRosterMax: e.GROUP_ROSTER_MAX },
     idempotencyTtlMs: e.IDEMPOTENCY_TTL_MS,
     drain: { batch: e.DRAIN_BATCH, intervalMs: e.DRAIN_INTERVAL_MS, graceMs: e.DRAIN_GRACE_MS },
     sendBuffer: { soft: e.SEND_BUFFER_SOFT, hard: e.SEND_BUFFER_HARD },

@@ -115,25 +115,43 @@ export class PresenceService {
 
   /**
    * A room's members: its users with a live connection there and, for a direct room, both of its
-   * users whatever their status; for a group, every member with its status (and nobody else).
-   * Sorted by name.
+   * users whatever their status; for a group, every member with its status (and nobody else), or
+   * for a group of more than `rosterMax` members only those in the room right now: the statuses of
+   * absent members cost two reads each. Sorted by name.
    */
-  async members(room: string, kind: RoomKind): Promise<Member[]> {
+  async members(room: string, kind: RoomKind, rosterMax = Infinity): Promise<Member[]> {
     const live = await this.#presence.members(room).catch(backendError('members', room));
     if (kind.kind === 'group') {
       const users = await this.#groupMembers(kind.id);
-      const online = new Map(live.map((m) => [m.user, m]));
-      const members = await Promise.all(users.map((u) => online.get(u) ?? this.status(u)));
-      return members.sort((a, b) => (a.user < b.user ? -1 : 1));
+      const inGroup = new Set(users);
+      const here = new Set(live.map((m) => m.user));
+      const absent = users.length > rosterMax ? [] : await this.statuses(users.filter((u) => !here.has(u)));
+      return [...live.filter((m) => inGroup.has(m.user)), ...absent].sort(byUser);
     }
-    const members = live;
-    if (kind.kind === 'direct') {
-      for (const u of kind.users) {
-        if (!members.some((m) => m.user === u)) members.push(await this.status(u));
-      }
-      members.sort((a, b) => (a.user < b.user ? -1 : 1));
-    }
-    return members;
+    if (kind.kind !== 'direct') return live;
+    const here = new Set(live.map((m) => m.user));
+    return [...live, ...(await this.statuses(kind.users.filter((u) => !here.has(u))))].sort(byUser);
+  }
+
+  /**
+   * The status of each of `users` (see `status`), in the order asked: the live reads go out
+   * together, and the offline users' last-seen times come from the user store in one read.
+   */
+  async statuses(users: readonly string[]): Promise<UserPresence[]> {
+    if (users.length === 0) return [];
+    const live = await Promise.all(users.map((u) => this.#presence.status(u))).catch(backendError('status'));
+    const offline = live.filter((p) => p.status === 'offline');
+    if (offline.length === 0 || !this.#users) return live;
+    const stored = await this.#users.getMany(offline.map((p) => p.user)).catch((err: unknown) => {
+      log.warn('user store unavailable; last-seen from presence only', { err });
+      return null;
+    });
+    if (!stored) return live;
+    const lastSeen = new Map(offline.map((p, i) => [p.user, Math.max(p.lastSeen ?? 0, stored[i]?.lastSeen ?? 0)]));
+    return live.map((p) => {
+      const seen = lastSeen.get(p.user);
+      return p.status === 'online' || !seen ? p : { user: p.user, status: 'offline', lastSeen: seen };
+    });
   }
 
   /**
@@ -142,17 +160,12 @@ export class PresenceService {
    * store is best effort here: when it is down, presence alone answers.
    */
   async status(user: string): Promise<UserPresence> {
-    const live = await this.#presence.status(user).catch(backendError('status'));
-    if (live.status === 'online' || !this.#users) return live;
-    const stored = await this.#users.get(user).catch((err: unknown) => {
-      log.warn('user store unavailable; last-seen from presence only', { err });
-      return null;
-    });
-    if (!stored) return live;
-    return { user, status: 'offline', lastSeen: Math.max(live.lastSeen ?? 0, stored.lastSeen) };
+    return (await this.statuses([user]))[0] as UserPresence;
   }
 
   #announceOffline(room: string, user: string, now: number): Promise<void> {
     return this.#log.signal(room, { type: 'presence', room, user, status: 'offline', lastSeen: now });
   }
 }
+
+const byUser = (a: { user: string }, b: { user: string }) => (a.user < b.user ? -1 : 1);

@@ -224,7 +224,7 @@ export class Sessions {
       if (kind.kind === 'group') await chat.access(conn.user, room);
       const { first } = await chat.presence.enter(room, conn);
       const { page, recovered } = await chat.history.forJoin(room, since);
-      const members = await chat.presence.members(room, kind);
+      const members = await chat.presence.members(room, kind, this.#opts.limits.groupRosterMax);
       if (conn.closed || !conn.inRoom(room)) return; // closed or left while joining
       this.#hub.finishJoin(conn, room, { type: 'joined', room, epoch: page.epoch, seq: page.seq, recovered, messages: page.messages, members });
       chat.conversations.record(conn.user, room, kind);

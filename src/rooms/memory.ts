@@ -105,6 +105,9 @@ export class MemoryRoomLog implements RoomLog {
 
   async signal(roomName: string, event: Signal): Promise<void> {
     this.#check();
+    if (event.type === 'typing' && this.#isMember && roomName.startsWith('grp:') && !this.#isMember(roomName, event.user)) {
+      throw new NotAGroupMember(`${event.user} is not a member of ${roomName}`);
+    }
     const room = this.#rooms.get(roomName);
     if (room) this.#deliver(room, event);
   }

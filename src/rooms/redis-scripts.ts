@@ -70,6 +70,17 @@ end
 return {0, json}
 `);
 
+/**
+ * A member's ephemeral event in a group room (typing). KEYS: members hash, channel. ARGV: user,
+ * event JSON. Published only while the user is a member, checked in the same step, so no event of a
+ * removed member follows the removal's `member` event. Returns 1 when published, 0 when refused.
+ */
+export const MEMBER_SIGNAL = script(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SPUBLISH', KEYS[2], ARGV[2])
+return 1
+`);
+
 /** Head. KEYS: epoch, seq. ARGV: new epoch. Returns { epoch, seq }. */
 export const HEAD = script(`
 local epoch = redis.call('GET', KEYS[1])

@@ -10,7 +10,7 @@ import * as RoomLogEntries from '../redis/codecs/room-log.ts';
 import { unavailable } from '../redis/connection.ts';
 import { runScript } from '../redis/script.ts';
 import { newEpoch } from './page.ts';
-import { APPEND, HEAD, READ, roomKeys } from './redis-scripts.ts';
+import { APPEND, HEAD, MEMBER_SIGNAL, READ, roomKeys } from './redis-scripts.ts';
 import { type AppendInput, type AppendResult, type Latest, NotAGroupMember, type Position, type ReadQuery, type ReadResult, type RoomEvent, type RoomHandler, type RoomLog, type Signal } from './types.ts';
 import { parseEvent } from './redis-parse.ts';
 
@@ -143,7 +143,13 @@ export class RedisRoomLog implements RoomLog {
 
   async signal(room: string, event: Signal): Promise<void> {
     this.#check();
-    await this.#call(() => this.#redis.spublish(roomKeys(room).channel, JSON.stringify(event)));
+    const k = roomKeys(room);
+    if (event.type === 'typing' && room.startsWith('grp:')) {
+      const published = await this.#call(() => runScript(this.#redis, MEMBER_SIGNAL, [k.groupRoles, k.channel], [event.user, JSON.stringify(event)]));
+      if (published === 0) throw new NotAGroupMember(`${event.user} is not a member of ${room}`);
+      return;
+    }
+    await this.#call(() => this.#redis.spublish(k.channel, JSON.stringify(event)));
   }
 
   async subscribe(room: string, handler: RoomHandler): Promise<() => Promise<void>> {

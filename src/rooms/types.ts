@@ -87,7 +87,11 @@ export interface RoomLog {
   /** Reads a page of messages by position; see `ReadQuery`. */
   read(room: string, query: ReadQuery): Promise<ReadResult>;
 
-  /** Publishes an ephemeral event to the room's subscribers (typing, presence). May drop it. */
+  /**
+   * Publishes an ephemeral event to the room's subscribers (typing, presence). May drop it. In a
+   * group room, `typing` throws `NotAGroupMember` unless the user is a member, checked in the same
+   * step as the publication.
+   */
   signal(room: string, event: Signal): Promise<void>;
 
   /**

@@ -23,6 +23,13 @@ export class MemoryUserStore implements UserStore {
     return stored ? { ...stored } : null;
   }
 
+  async getMany(users: readonly string[]): Promise<(UserState | null)[]> {
+    return users.map((u) => {
+      const stored = this.#users.get(u);
+      return stored ? { ...stored } : null;
+    });
+  }
+
   async close(): Promise<void> {
     this.#users.clear();
   }

@@ -113,5 +113,24 @@ export class MongoUserStore implements UserStore {
     return { user, status: doc.status, lastSeen: doc.lastSeen, updatedAt: doc.updatedAt };
   }
 
+  /**
+   * One `find` with `$in` on MongoDB. FerretDB v1 would read the whole collection for it (see the
+   * file's comment), so there each user is read by `_id`, all at once.
+   */
+  async getMany(users: readonly string[]): Promise<(UserState | null)[]> {
+    if (users.length === 0) return [];
+    const ids = [...new Set(users)];
+    const coll = await this.#users();
+    const docs =
+      (await this.#mode()) === 'guarded'
+        ? await coll.find({ _id: { $in: ids } }).toArray().catch(mongoUnavailable)
+        : (await Promise.all(ids.map((_id) => coll.findOne({ _id }))).catch(mongoUnavailable)).filter((d) => d !== null);
+    const byId = new Map(docs.map((d) => [d._id, d]));
+    return users.map((user) => {
+      const doc = byId.get(user);
+      return doc ? { user, status: doc.status, lastSeen: doc.lastSeen, updatedAt: doc.updatedAt } : null;
+    });
+  }
+
   async close(): Promise<void> {}
 }

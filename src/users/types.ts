@@ -27,5 +27,8 @@ export interface UserStore {
   /** The stored state, or null for a user never seen. Throws `BackendUnavailable`. */
   get(user: string): Promise<UserState | null>;
 
+  /** The stored states of `users`, in the order asked (null: never seen), in one read. Throws `BackendUnavailable`. */
+  getMany(users: readonly string[]): Promise<(UserState | null)[]>;
+
   close(): Promise<void>;
 }

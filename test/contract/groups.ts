@@ -208,7 +208,7 @@ export function groupsContract(name: string, make: GroupsFactory): void {
       });
     });
 
-    describe('the room log\'s append in a group room', () => {
+    describe('the room log in a group room', () => {
       it('takes members\' messages and refuses everyone else, the removed from the removal on', async () => {
         const { groups, log } = await use();
         const id = await group(groups, 'olga', ['amy']);
@@ -221,6 +221,29 @@ export function groupsContract(name: string, make: GroupsFactory): void {
         await expect(log.append(room, { from: 'amy', text: 'hi', cid: 'c1' })).rejects.toBeInstanceOf(NotAGroupMember);
         expect((await log.head(room)).seq).toBe(1);
         await expect(log.append(`grp:${uid('nope')}`, { from: 'amy', text: 'x' })).rejects.toBeInstanceOf(NotAGroupMember);
+      });
+
+      it('publishes a member\'s typing, and refuses it from the removal on, never after the removal\'s event', async () => {
+        const { groups, log } = await use();
+        const id = await group(groups, 'olga', ['amy']);
+        const room = `grp:${id}`;
+        const events = await watch(log, id);
+        await log.signal(room, { type: 'typing', room, user: 'amy' });
+        await expect(log.signal(room, { type: 'typing', room, user: 'eve' })).rejects.toBeInstanceOf(NotAGroupMember);
+        const signals: Promise<unknown>[] = [];
+        for (let i = 0; i < 40; i++) {
+          signals.push(log.signal(room, { type: 'typing', room, user: 'amy' }).catch((e: unknown) => e));
+          if (i === 20) signals.push(groups.remove(id, 'olga', 'amy'));
+        }
+        const refused = (await Promise.all(signals)).filter((r) => r instanceof NotAGroupMember).length;
+        expect(refused).toBeGreaterThan(0);
+        await expect(log.signal(room, { type: 'typing', room, user: 'amy' })).rejects.toBeInstanceOf(NotAGroupMember);
+        await waitFor(() => events.some((e) => e.type === 'member'), 'the removal');
+        await log.signal(room, { type: 'typing', room, user: 'olga' });
+        await waitFor(() => events.some((e) => e.type === 'typing' && e.user === 'olga'), 'the owner typing');
+        const removal = events.findIndex((e) => e.type === 'member' && e.role === null);
+        expect(events.slice(removal + 1).filter((e) => e.type === 'typing' && e.user === 'amy')).toEqual([]);
+        expect(events.slice(0, removal).filter((e) => e.type === 'typing').length).toBe(1 + 40 - refused);
       });
 
       it('delivers nothing from a removed member after its removal, under concurrent appends', async () => {

@@ -54,6 +54,20 @@ export function userStoreContract(name: string, make: UserStoreFactory, traits: 
       expect(await s.get(ghost)).toBeNull();
     });
 
+    it('reads many users in one call, in the order asked, null for those never seen', async () => {
+      const s = await use();
+      const t0 = baseTime();
+      const [amy, bob, ghost] = [uid('amy'), uid('bob'), uid('ghost')];
+      await s.apply([{ user: amy, status: 'online', at: t0 }, { user: bob, status: 'offline', at: t0 + 1 }]);
+      expect(await s.getMany([bob, ghost, amy, bob])).toEqual([
+        { user: bob, status: 'offline', lastSeen: t0 + 1, updatedAt: t0 + 1 },
+        null,
+        { user: amy, status: 'online', lastSeen: t0, updatedAt: t0 },
+        { user: bob, status: 'offline', lastSeen: t0 + 1, updatedAt: t0 + 1 },
+      ]);
+      expect(await s.getMany([])).toEqual([]);
+    });
+
     it('stores online, then offline: status, lastSeen and updatedAt are the transition’s', async () => {
       const s = await use();
       const alice = uid('alice');

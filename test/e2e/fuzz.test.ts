@@ -5,7 +5,7 @@
  * the instances' heap returns to its baseline once the sockets are gone.
  *
  * Reproduce a failure with the seed it prints: `FUZZ_SEED=<seed> npx vitest run test/e2e/fuzz.test.ts`.
- * `FUZZ_FRAMES` and `FUZZ_SOCKETS` change the size of the run.
+ * `FUZZ_FRAMES`, `FUZZ_SOCKETS` and `FUZZ_REST` (REST requests, test/e2e/fuzz-rest.ts) change the size of the run.
  *
  * Correlation: on each socket, frames whose answer carries a key the protocol echoes (a `send`'s or
  * refused frame's `cid`, a heartbeat's `id`) may be many in flight; any other frame is sent only
@@ -18,12 +18,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { down, up } from '../../infra/redis/cluster.ts';
 import { type Expectation, type Frame, Rng, describeFrame, expectationOf, fuzzSeed, generate, matches } from './fuzz.ts';
+import { RestFuzz } from './fuzz-rest.ts';
 import { type Server, closeAllClients, connect, sleep, startServer, uid } from './server.ts';
 
 const BASE_PORT = Number(process.env['PARLEY_TEST_FUZZ_PORT'] ?? 7400);
 const FRAMES = Number(process.env['FUZZ_FRAMES'] ?? 100_000);
 const SOCKETS = Number(process.env['FUZZ_SOCKETS'] ?? 100);
 const WARMUP_FRAMES = Math.min(10_000, Math.ceil(FRAMES / 10));
+const REST_REQUESTS = Number(process.env['FUZZ_REST'] ?? 8000);
 /** Keyed frames in flight per socket. */
 const WINDOW = 8;
 /** An answer later than this counts as missing. */
@@ -527,5 +529,22 @@ describe('fuzz', () => {
       expect((after.mems[i] as Mem).heap).toBeLessThanOrEqual((before.mems[i] as Mem).heap + HEAP_MARGIN);
     }
   }, 180_000);
+
+  it(`${REST_REQUESTS} random REST requests, each to either instance: answered per docs/protocol.md, groups keep exactly the members they announced`, async () => {
+    const seed = Rng.derive(SEED, 2_000_002);
+    const pick = new Rng(seed);
+    const fuzz = new RestFuzz(seed, 8, uid('rz'));
+    const report = await fuzz.run(async (req) => {
+      const res = await fetch(`${pick.pick(servers).url}${req.path}`, { method: req.method, headers: req.headers, ...(req.body === undefined ? {} : { body: req.body }) });
+      return { status: res.status, text: await res.text() };
+    }, REST_REQUESTS / 8);
+    console.log(`REST fuzz: ${report.requests} requests, by status ${JSON.stringify(report.byStatus)}`);
+    expect(report.failures, `seed ${SEED}`).toEqual([]);
+    for (const status of ['200', '201', '204', '400', '401', '403', '413']) expect(report.byStatus[status] ?? 0).toBeGreaterThan(0);
+    for (const s of servers) {
+      expect((await fetch(`${s.url}/ready`)).status).toBe(200);
+      expect(s.output().split('\n').filter((l) => l.includes('"level":"error"'))).toEqual([]);
+    }
+  }, 120_000);
 });
 

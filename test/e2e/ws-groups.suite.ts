@@ -6,6 +6,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, type Runtime, type Server, closeAllClients, connect, rest, sleep, uid } from './server.ts';
 
+/** The largest group whose `joined.members` lists every member (GROUP_ROSTER_MAX) on this suite's server. */
+const ROSTER_MAX = 4;
+
 export function wsGroupsSuite(runtime: Runtime): void {
   describe(`private groups on ${runtime}`, () => {
     let server: Server;
@@ -101,6 +104,20 @@ export function wsGroupsSuite(runtime: Runtime): void {
       expect(conv.json['items']).toEqual([]);
     });
 
+    it('lists every member of a small group on join; a large one only the members in the room, REST presence every member', async () => {
+      const [olga, amy, ...rest5] = [uid('olga'), uid('amy'), uid('b'), uid('c'), uid('d')];
+      const small = await createGroup(olga, [amy, ...rest5.slice(0, ROSTER_MAX - 2)]);
+      const large = await createGroup(olga, [amy, ...rest5]);
+      const o = await connect(server, olga);
+      const a = await connect(server, amy);
+      await a.join(large.room);
+      expect((await o.join(small.room)).members.map((m) => m.user)).toEqual([olga, amy, ...rest5.slice(0, ROSTER_MAX - 2)].sort());
+      const joined = await o.join(large.room);
+      expect(joined.members.map((m) => [m.user, m.status])).toEqual([[amy, 'online'], [olga, 'online']].sort());
+      const presence = await rest(server, 'GET', `/v1/rooms/${large.room}/presence`, { user: olga });
+      expect((presence.json['members'] as { user: string }[]).map((m) => m.user)).toEqual([olga, amy, ...rest5].sort());
+    });
+
     it('lets a member leave the group itself; the owner cannot (409)', async () => {
       const [olga, amy] = [uid('olga'), uid('amy')];
       const { room, id } = await createGroup(olga, [amy]);
@@ -115,5 +132,5 @@ export function wsGroupsSuite(runtime: Runtime): void {
 
 async function startServerFor(runtime: Runtime): Promise<Server> {
   const { startServer } = await import('./server.ts');
-  return startServer(runtime, { HEARTBEAT_MS: '20000', SEND_RATE: '1000', SEND_BURST: '1000' });
+  return startServer(runtime, { HEARTBEAT_MS: '20000', SEND_RATE: '1000', SEND_BURST: '1000', GROUP_ROSTER_MAX: String(ROSTER_MAX) });
 }
