@@ -6,17 +6,17 @@
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { WSContext, WSEvents } from 'hono/ws';
-import { type Identity, identify } from '../src/auth/identity.ts';
+import { identify } from '../src/auth/identity.ts';
 import type { Config } from '../src/config.ts';
 import { AppError } from '../src/errors.ts';
 import type { Conn } from '../src/realtime/hub.ts';
 import type { PendingSocket, PendingSockets } from '../src/realtime/pending.ts';
 import type { WsRuntime } from '../src/realtime/runtime.ts';
-import type { Sessions } from '../src/realtime/session.ts';
+import type { Admitted, Sessions } from '../src/realtime/session.ts';
 import type { AppState } from './types.ts';
 
 /** `identity` null: no credentials in the URL, authenticate by the first frame. */
-type WsEnv = { Variables: { identity: Identity | null } };
+type WsEnv = { Variables: { identity: Admitted | null } };
 
 export function wsRoutes(config: Config, state: AppState, sessions: Sessions, pending: PendingSockets, runtime: WsRuntime): Hono<WsEnv> {
   const r = new Hono<WsEnv>();
@@ -31,9 +31,7 @@ export function wsRoutes(config: Config, state: AppState, sessions: Sessions, pe
     const token = c.req.query('token');
     if (user === undefined && token === undefined) c.set('identity', null);
     else {
-      const identity = await identify(config.auth, { user, token });
-      await sessions.admit(identity.user);
-      c.set('identity', identity);
+      c.set('identity', await sessions.admit(await identify(config.auth, { user, token })));
     }
     await next();
   });
@@ -57,7 +55,7 @@ class SocketEvents implements WSEvents {
   constructor(
     readonly sessions: Sessions,
     readonly pending: PendingSockets,
-    readonly identity: Identity | null,
+    readonly identity: Admitted | null,
   ) {}
   onOpen(_event: Event, ws: WSContext): void {
     if (this.identity) this.conn = this.sessions.open(ws, this.identity);

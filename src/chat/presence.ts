@@ -28,11 +28,6 @@ export class PresenceService {
     this.#groupMembers = groupMembers;
   }
 
-  /** A socket opened. Best effort: the next presence round registers a connection missed here. */
-  connect(conn: ConnRef): void {
-    this.#presence.connect(conn).catch((err) => log.warn('presence connect failed', { conn: conn.id, err }));
-  }
-
   /**
    * Puts a socket in a room; `first` when it is the user's first connection there. A socket whose
    * presence entry is gone (closed meanwhile, or expired while the backend could not be reached)
@@ -98,14 +93,15 @@ export class PresenceService {
   }
 
   /**
-   * What decides whether `user` may open one more connection: how many live ones the user has on
-   * every instance, and how long the user is still barred after abuse (ms, 0 when not).
+   * Whether `conn`'s user may open one more connection, and if so its registration: refused while
+   * the user is barred after abuse (`barredMs` left), or when it has `limit` live connections on
+   * every instance together (counted and registered in one step).
    */
-  async admission(user: string): Promise<{ connections: number; barredMs: number }> {
-    const [connections, barredMs] = await Promise.all([this.#presence.connections(user), this.#presence.barredFor(user)]).catch(
-      backendError('admission'),
-    );
-    return { connections, barredMs };
+  async admit(conn: ConnRef, limit: number): Promise<{ admitted: boolean; barredMs: number }> {
+    const barredMs = await this.#presence.barredFor(conn.user).catch(backendError('admission'));
+    if (barredMs > 0) return { admitted: false, barredMs };
+    const admitted = await this.#presence.admit(conn, limit).catch(backendError('admission'));
+    return { admitted: admitted !== null, barredMs: 0 };
   }
 
   /** Bars `user` from opening connections for `ms`, on every instance. Best effort. */

@@ -32,15 +32,28 @@ export class MemoryPresence implements Presence {
     this.#now = opts.now ?? Date.now;
   }
 
+  async admit(conn: ConnRef, limit: number): Promise<{ first: boolean } | null> {
+    return this.#othersAlive(conn) >= limit ? null : this.connect(conn);
+  }
+
   async connect(conn: ConnRef): Promise<{ first: boolean }> {
     let ids = this.#users.get(conn.user);
     if (!ids) this.#users.set(conn.user, (ids = new Set()));
-    const first = ids.size === 0;
+    // Like Redis: connections that expired but were not reaped yet do not count.
+    const first = this.#othersAlive(conn) === 0;
     ids.add(conn.id);
     const existing = this.#conns.get(conn.id);
     if (existing) existing.expiresAt = this.#now() + this.#ttlMs;
     else this.#conns.set(conn.id, { ref: conn, expiresAt: this.#now() + this.#ttlMs, rooms: null });
     return { first };
+  }
+
+  /** The user's live connections other than `conn`. */
+  #othersAlive(conn: ConnRef): number {
+    const now = this.#now();
+    let live = 0;
+    for (const id of this.#users.get(conn.user) ?? []) if (id !== conn.id && (this.#conns.get(id)?.expiresAt ?? 0) > now) live++;
+    return live;
   }
 
   async refresh(conns: readonly ConnRef[]): Promise<void> {

@@ -32,11 +32,26 @@ local function stamp(atKey, t, ttl)
 end
 `;
 
+/** Lua: how many live connections the user has other than `skip`. */
+const liveCount = `
+local function liveCount(conns, skip, now)
+  local all = redis.call('HGETALL', conns)
+  local n = 0
+  for i = 1, #all, 2 do
+    if all[i] ~= skip and tonumber(all[i + 1]) > now then n = n + 1 end
+  end
+  return n
+end
+`;
+
 /**
- * Connect. KEYS: conns, at. ARGV: connId, expiresAt, now, safetyTtlMs, atTtlMs. Returns {1, time}
- * when the user has no other live connection (first: came online at `time`), else {0}.
+ * Connect. KEYS: conns, at. ARGV: connId, expiresAt, now, safetyTtlMs, atTtlMs, limit ('' = none).
+ * Returns {2} without registering when the user already has `limit` other live connections (the
+ * count and the registration are one step, so simultaneous upgrades cannot pass the limit together);
+ * {1, time} when the user has no other live connection (first: came online at `time`); else {0}.
  */
-export const CONNECT = script(`${othersAlive}${stamp}
+export const CONNECT = script(`${othersAlive}${liveCount}${stamp}
+if ARGV[6] ~= '' and liveCount(KEYS[1], ARGV[1], tonumber(ARGV[3])) >= tonumber(ARGV[6]) then return {2} end
 local first = not othersAlive(KEYS[1], ARGV[1], tonumber(ARGV[3]))
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])

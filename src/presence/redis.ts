@@ -58,12 +58,20 @@ export class RedisPresence implements Presence {
 
   /** See `Presence.connect`. Throws `BackendUnavailable`. */
   async connect(conn: ConnRef): Promise<{ first: boolean }> {
+    return (await this.#connect(conn, '')) as { first: boolean };
+  }
+
+  admit(conn: ConnRef, limit: number): Promise<{ first: boolean } | null> {
+    return this.#connect(conn, String(limit));
+  }
+
+  async #connect(conn: ConnRef, limit: string): Promise<{ first: boolean } | null> {
     const now = this.#now();
     const expiresAt = now + this.#ttlMs;
-    const [, reply] = await Promise.all([
-      this.#redis.zadd(indexKey(conn.id), expiresAt, indexMember(conn)),
-      runScript(this.#redis, S.CONNECT, [connsKey(conn.user), atKey(conn.user)], [conn.id, expiresAt, now, this.#safetyMs, SEEN_TTL_MS]),
-    ]).catch(unavailable);
+    const reply = await runScript(this.#redis, S.CONNECT, [connsKey(conn.user), atKey(conn.user)], [conn.id, expiresAt, now, this.#safetyMs, SEEN_TTL_MS, limit]).catch(unavailable);
+    if (Array.isArray(reply) && reply[0] === 2) return null;
+    // Indexed once registered: the reaper finds the connection by it if it is never refreshed.
+    await this.#redis.zadd(indexKey(conn.id), expiresAt, indexMember(conn)).catch(unavailable);
     const first = Array.isArray(reply) && reply[0] === 1;
     if (first) await this.#event(conn.user, 'online', Number(reply[1]));
     return { first };

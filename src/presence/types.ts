@@ -34,6 +34,13 @@ export interface Presence {
    */
   connect(conn: ConnRef): Promise<{ first: boolean }>;
 
+  /**
+   * `connect`, unless the user already has `limit` other live connections on every instance
+   * together: then nothing is registered and the answer is null. The count and the registration are
+   * one step, so connections opened at the same moment cannot pass the limit together.
+   */
+  admit(conn: ConnRef, limit: number): Promise<{ first: boolean } | null>;
+
   /** Extends the TTL of these live connections (called for every heartbeat round). */
   refresh(conns: readonly ConnRef[]): Promise<void>;
 

@@ -115,9 +115,10 @@ export class PendingSockets {
       return undefined;
     }
     if (p.state !== 'verifying') return undefined; // closed or timed out meanwhile
+    let admitted;
     try {
       // MAX_CONNS_PER_USER: what answers the upgrade with 429 when the user is in the URL.
-      await this.#sessions.admit(identity.user);
+      admitted = await this.#sessions.admit(identity);
     } catch (err) {
       if (p.state !== 'verifying') return undefined;
       const code = err instanceof AppError && err.code === 'rate_limited' ? 'rate_limited' : 'unavailable';
@@ -132,14 +133,16 @@ export class PendingSockets {
       this.#close(p, code === 'rate_limited' ? CLOSE.policy : CLOSE.overloaded, code === 'rate_limited' ? 'too many connections' : 'try again later');
       return undefined;
     }
-    if (p.state !== 'verifying') return undefined;
-    this.#forget(p);
-    if (!this.#opts.accepting()) {
+    if (p.state !== 'verifying' || !this.#opts.accepting()) {
+      this.#sessions.release(admitted);
+      if (p.state !== 'verifying') return undefined;
+      this.#forget(p);
       this.#close(p, CLOSE.restart, 'service restart');
       return undefined;
     }
+    this.#forget(p);
     p.state = 'open';
-    p.conn = this.#sessions.open(p.ws, identity);
+    p.conn = this.#sessions.open(p.ws, admitted);
     return p.conn;
   }
 

@@ -23,6 +23,9 @@ const ABUSE = { burst: 50, rate: 5 } as const;
 /** `Retry-After` of an upgrade refused for the user's connection count. */
 const CONNS_RETRY_AFTER_S = 5;
 
+/** A user let in by `Sessions.admit`: its identity, and the id its connection is registered under. */
+export type Admitted = Identity & { connId: string };
+
 /** What a session needs to know of the instance. */
 export type SessionOptions = Pick<Config, 'instanceId' | 'heartbeatMs' | 'rates' | 'limits' | 'auth' | 'tokenGraceMs'> & { metrics: Metrics };
 
@@ -55,35 +58,41 @@ export class Sessions {
   }
 
   /**
-   * Whether `user` may open one more socket: refused with `rate_limited` (429 on the upgrade) at
-   * `MAX_CONNS_PER_USER` live connections on every instance together, and for `ABUSE_BAR_MS` after
-   * one of the user's sockets was closed for abuse (otherwise each reconnect would bring a fresh
-   * burst of every per-socket limit). Upgrades racing each other may each pass: the limit can be
-   * passed by as many sockets as open at the same moment.
+   * Whether `identity` may open one more socket; when it may, its connection is registered in
+   * presence at once, under the id returned (`open` takes it). Refused with `rate_limited` (429 on
+   * the upgrade) at `MAX_CONNS_PER_USER` live connections on every instance together (counted and
+   * registered in one step: upgrades racing each other cannot pass it together), and for
+   * `ABUSE_BAR_MS` after one of the user's sockets was closed for abuse (otherwise each reconnect
+   * would bring a fresh burst of every per-socket limit).
    */
-  async admit(user: string): Promise<void> {
-    const { metrics, limits } = this.#opts;
-    const { connections, barredMs } = await this.#chat.presence.admission(user);
+  async admit(identity: Identity): Promise<Admitted> {
+    const { metrics, limits, instanceId } = this.#opts;
+    const ref = { id: newConnId(), user: identity.user, instance: instanceId };
+    const { admitted, barredMs } = await this.#chat.presence.admit(ref, limits.connsPerUser);
     if (barredMs > 0) {
       metrics.refused.inc({ reason: 'abuse_bar' });
       throw new AppError('rate_limited', 'closed for abuse recently; wait before reconnecting', Math.ceil(barredMs / 1000));
     }
-    if (connections < limits.connsPerUser) return;
+    if (admitted) return { ...identity, connId: ref.id };
     metrics.refused.inc({ reason: 'conns_per_user' });
     throw new AppError('rate_limited', `at most ${limits.connsPerUser} connections per user; close one first`, CONNS_RETRY_AFTER_S);
   }
 
-  /** A socket was accepted for `user` (its token valid until `exp`): register it and say hello. */
-  open(ws: WSContext, { user, exp }: Identity): Conn {
+  /** Undoes `admit` for a socket that will never open (it closed while being admitted). */
+  release(admitted: Admitted): void {
+    void this.#chat.presence.disconnect({ id: admitted.connId, user: admitted.user, instance: this.#opts.instanceId }, []);
+  }
+
+  /** An admitted socket opened (its token valid until `exp`): say hello. */
+  open(ws: WSContext, { user, exp, connId }: Admitted): Conn {
     const { instanceId, heartbeatMs, rates, metrics } = this.#opts;
-    const conn = new Conn(newConnId(), user, instanceId, ws, { send: rates.send.burst, typing: rates.typing.burst, join: rates.join.burst, abuse: ABUSE.burst }, Date.now());
+    const conn = new Conn(connId, user, instanceId, ws, { send: rates.send.burst, typing: rates.typing.burst, join: rates.join.burst, abuse: ABUSE.burst }, Date.now());
     this.#hub.add(conn);
     metrics.connectionsTotal.inc();
     this.#sockets.watchLiveness(ws, conn);
     // Written directly, never queued: `hello` is the first frame and is never part of a batch.
     ws.send(JSON.stringify({ type: 'hello', user, conn: conn.id, instance: instanceId, heartbeatMs }));
     metrics.framesOut.inc({ type: 'hello' });
-    this.#chat.presence.connect(conn);
     this.#clock.arm(conn, exp);
     return conn;
   }

@@ -50,6 +50,24 @@ export function presenceContract(name: string, make: PresenceFactory): void {
       expect(await p.connections(alice)).toBe(0);
     });
 
+    it('admits connections up to the limit, counted with registering: many at once never pass it', async () => {
+      const p = await use({ ttlMs: 300 });
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      const first = conn(alice);
+      expect(await p.admit(first, 3)).toEqual({ first: true });
+      const tries = await Promise.all(Array.from({ length: 10 }, () => p.admit(conn(alice), 3)));
+      expect(tries.filter((t) => t !== null)).toEqual([{ first: false }, { first: false }]);
+      expect(await p.connections(alice)).toBe(3);
+      expect(await p.admit(conn(bob), 3)).toEqual({ first: true });
+      // Admitting an already registered connection again does not count it twice.
+      expect(await p.admit(first, 3)).toEqual({ first: false });
+      await p.disconnect(first);
+      expect(await p.admit(conn(alice), 3)).toEqual({ first: false });
+      expect(await p.admit(conn(alice), 3)).toBeNull();
+      await sleep(400); // none refreshed: all expired, so there is room again
+      expect(await p.admit(conn(alice), 3)).toEqual({ first: true });
+    });
+
     it('bars a user for a while, on every instance, and no one else', async () => {
       const p = await use();
       const [alice, bob] = [uid('alice'), uid('bob')];

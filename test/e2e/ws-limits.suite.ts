@@ -3,7 +3,7 @@
  * connection, the join rate, connections per user. Part of `wsSuite`: runs against every runtime.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Server, type Runtime, closeAllClients, closeOf, connect, eventually, refusedUpgrade, rest, startServer, uid } from './server.ts';
+import { type Server, type Runtime, closeAllClients, closeOf, connect, connectByFrame, eventually, refusedUpgrade, rest, startServer, uid } from './server.ts';
 
 export function wsLimitsSuite(runtime: Runtime): void {
   describe(`limits on ${runtime}`, () => {
@@ -73,6 +73,15 @@ export function wsLimitsSuite(runtime: Runtime): void {
       await eventually(async () => expect((await connect(server, alice)).hello.type).toBe('hello'));
       // REST is not limited by the socket count.
       expect((await rest(server, 'GET', '/v1/conversations', { user: alice })).status).toBe(200);
+    });
+
+    it('lets exactly MAX_CONNS_PER_USER sockets in when many upgrade at the same moment, in the URL or by first frame', async () => {
+      for (const byFrame of [false, true]) {
+        const alice = uid('alice');
+        const tries = await Promise.allSettled(Array.from({ length: 10 }, () => (byFrame ? connectByFrame(server, { user: alice }) : connect(server, alice))));
+        expect(tries.filter((t) => t.status === 'fulfilled')).toHaveLength(2);
+        for (const t of tries) if (t.status === 'fulfilled') await t.value.close();
+      }
     });
 
     it('bars a user whose socket was closed for abuse from reconnecting for ABUSE_BAR_MS, then lets it back', async () => {
