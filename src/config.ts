@@ -95,10 +95,10 @@ export type Config = {
   drain: { batch: number; intervalMs: number; graceMs: number };
   sendBuffer: { soft: number; hard: number };
   /**
-   * The least time between two frames to one socket: what arrives meanwhile goes out together in one
-   * `batch` frame. 0 sends after the current turn of the event loop (what arrived in it is batched). More
-   * trades up to that much latency, only while messages keep coming, for fewer frames: fewer syscalls on
-   * the server and less work for every client. The first frame after a quiet spell is not held.
+   * While a socket's send buffer is not empty (the network or the client is behind), the least time
+   * between two frames to it: what arrives meanwhile goes out together in one `batch` frame. 0 sends
+   * after the current turn of the event loop (what arrived in it is batched). A socket that keeps up
+   * is never held, so the window costs it no latency.
    */
   batchWindowMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';

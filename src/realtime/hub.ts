@@ -27,6 +27,8 @@ export class Conn {
   joinAt: number;
   /** When the send buffer was first seen past the hard limit; 0 while it is not. */
   overSince = 0;
+  /** When the hub last wrote to this socket (for the batch window). */
+  lastWrite = 0;
   /** Allowance for refused frames before the socket is closed for abuse. */
   abuseTokens: number;
   abuseAt: number;
@@ -119,7 +121,10 @@ export type HubOptions = {
   sockets: SocketOps;
   metrics: Metrics;
   sendBuffer: { soft: number; hard: number };
-  /** 0: flush after the current turn; more: flushes at least this many ms apart (see `Config.batchWindowMs`). */
+  /**
+   * 0: flush after the current turn; more: while a socket's send buffer is not empty, writes to it
+   * at least this many ms apart (see `Config.batchWindowMs`).
+   */
   batchWindowMs?: number;
   /**
    * A socket was taken out of a group room because its user was removed from the group (presence
@@ -133,9 +138,13 @@ export class Hub {
   readonly #rooms = new Map<string, LocalRoom>();
   /** Unsubscribes in flight, so that a quick re-join waits for them instead of racing. */
   readonly #unsubscribing = new Map<string, Promise<void>>();
+  /** Sockets with frames for the next turn's flush. */
   #dirty: Conn[] = [];
   #flushScheduled = false;
-  #lastFlush = 0;
+  /** Backlogged sockets whose frames wait for their batch window to pass, and its timer. */
+  #held: Conn[] = [];
+  #heldTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  #heldDue = 0;
   readonly #opts: HubOptions;
 
   constructor(opts: HubOptions) {
@@ -321,26 +330,49 @@ export class Hub {
       this.#dirty.push(conn);
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
-        // With a batch window, flushes are at least that far apart; the first after a quiet spell is not held.
-        const wait = this.#lastFlush + (this.#opts.batchWindowMs ?? 0) - Date.now();
-        if (wait > 0) setTimeout(this.#flushBound, wait);
-        else nextTurn(this.#flushBound);
+        nextTurn(this.#flushBound);
       }
     }
     return true;
   }
 
-  readonly #flushBound = () => this.#flush();
-
-  #flush(): void {
+  readonly #flushBound = () => {
     this.#flushScheduled = false;
-    this.#lastFlush = Date.now();
     const dirty = this.#dirty;
     this.#dirty = [];
-    for (const conn of dirty) {
+    this.#flush(dirty);
+  };
+
+  readonly #flushHeldBound = () => {
+    this.#heldTimer = undefined;
+    const held = this.#held;
+    this.#held = [];
+    this.#flush(held);
+  };
+
+  /**
+   * Writes each socket's pending frames as one frame. With a batch window, a socket whose send buffer
+   * is not empty (the network or the client is behind) and that was written to less than a window
+   * ago is held instead, gathering what comes meanwhile, until its window has passed. A socket that
+   * keeps up is never held: the window costs it no latency.
+   */
+  #flush(conns: Conn[]): void {
+    const now = Date.now();
+    const windowMs = this.#opts.batchWindowMs ?? 0;
+    let written = 0;
+    for (const conn of conns) {
       const pending = conn.pending;
+      if (!pending || conn.closed) {
+        conn.pending = null;
+        continue;
+      }
+      if (windowMs > 0 && now - conn.lastWrite < windowMs && this.#opts.sockets.bufferedAmount(conn.ws) > 0) {
+        this.#hold(conn, conn.lastWrite + windowMs);
+        continue;
+      }
       conn.pending = null;
-      if (!pending || conn.closed) continue;
+      conn.lastWrite = now;
+      written++;
       const data = pending.length === 1 ? (pending[0] as string) : `{"type":"batch","events":[${pending.join(',')}]}`;
       try {
         conn.ws.send(data);
@@ -348,7 +380,16 @@ export class Hub {
         log.debug('send failed', { conn: conn.id, err });
       }
     }
-    this.#opts.metrics.wsFramesOut.inc(dirty.length);
+    this.#opts.metrics.wsFramesOut.inc(written);
+  }
+
+  /** Holds `conn` until `due` (ms since the epoch); one timer, for the earliest. */
+  #hold(conn: Conn, due: number): void {
+    this.#held.push(conn);
+    if (this.#heldTimer !== undefined && due >= this.#heldDue) return;
+    clearTimeout(this.#heldTimer);
+    this.#heldDue = due;
+    this.#heldTimer = setTimeout(this.#flushHeldBound, due - Date.now());
   }
 
   /**

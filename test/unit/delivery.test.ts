@@ -347,29 +347,53 @@ describe('a reader that does not keep up', () => {
 });
 
 describe('with a batch window', () => {
-  it('writes at once after a quiet spell, then at most once per window, with everything since in one frame', async () => {
+  it('writes at once to a socket that keeps up, however close the events', async () => {
     const t = setup({ batchWindowMs: 50 });
     const alice = t.connect('alice');
     await t.join(alice.conn, 'lobby');
     flush();
-    expect(alice.sock.take()).toEqual([joined('lobby', 0)]); // quiet before: not held
+    expect(alice.sock.take()).toEqual([joined('lobby', 0)]);
+    for (let seq = 1; seq <= 3; seq++) {
+      vi.advanceTimersByTime(5);
+      t.emit('lobby', msg(seq));
+      flush();
+      expect(seqs(alice.sock.take())).toEqual([seq]);
+    }
+  });
+
+  it('while a socket\'s send buffer is not empty, writes to it at most once per window, everything since in one frame', async () => {
+    const t = setup({ batchWindowMs: 50 });
+    const alice = t.connect('alice');
+    const bob = t.connect('bob');
+    await t.join(alice.conn, 'lobby');
+    await t.join(bob.conn, 'lobby');
+    flush();
+    alice.sock.take();
+    bob.sock.take();
+    alice.sock.buffered = 1; // behind: the network or the client has not taken the last write yet
 
     vi.advanceTimersByTime(10);
     t.emit('lobby', msg(1));
+    flush();
+    expect(seqs(bob.sock.take())).toEqual([1]); // bob keeps up: not held
     vi.advanceTimersByTime(20);
     t.emit('lobby', msg(2));
-    vi.advanceTimersByTime(19); // 49 ms after the last write
+    flush();
+    expect(seqs(bob.sock.take())).toEqual([2]);
+    vi.advanceTimersByTime(19); // 49 ms after the last write to alice
     expect(alice.sock.sent).toEqual([]);
     vi.advanceTimersByTime(1);
     expect(alice.sock.take()).toEqual([{ type: 'batch', events: [asFrame(msg(1)), asFrame(msg(2))] }]);
 
-    t.emit('lobby', msg(3)); // right after a write: waits the whole window
+    t.emit('lobby', msg(3)); // right after a write, still behind: waits the whole window
+    flush();
     vi.advanceTimersByTime(49);
     expect(alice.sock.sent).toEqual([]);
     vi.advanceTimersByTime(1);
     expect(seqs(alice.sock.take())).toEqual([3]);
 
-    vi.advanceTimersByTime(200); // quiet again: the next goes at once
+    alice.sock.buffered = 0; // caught up: the next goes at once
+    vi.advanceTimersByTime(5);
     t.emit('lobby', msg(4));
     flush();
     expect(seqs(alice.sock.take())).toEqual([4]);
