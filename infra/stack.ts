@@ -44,6 +44,11 @@ const HOST = '127.0.0.1';
 const HAPROXY_MAXCONN = 9900;
 /** What a chat instance runs, per app; the path is also the `match` for its pid. */
 const APP_SCRIPTS = { parley: 'src/main.node.ts', socketio: 'bench/peers/socketio/server.ts' } as const;
+/**
+ * Node options of each app's instances: parley's as `npm start` and the Docker image run it (a young
+ * generation capped at 4 MB per semi-space: README, "Memory"); the peer's are Node's defaults.
+ */
+const APP_NODE_ARGS: Record<keyof typeof APP_SCRIPTS, string[]> = { parley: ['--max-semi-space-size=4'], socketio: [] };
 export type App = keyof typeof APP_SCRIPTS;
 
 export type StackOptions = {
@@ -428,7 +433,7 @@ export async function up(opts: StackOptions = {}): Promise<Endpoints> {
       const port = ports.instance(k + 1);
       const env = { ...base, PORT: String(port), INSTANCE_ID: id, ...s.env };
       const script = APP_SCRIPTS[s.app];
-      const p = track(startProc(id, 'instance', dir, process.execPath, [...s.nodeArgs, '--import', 'tsx', script], env, script));
+      const p = track(startProc(id, 'instance', dir, process.execPath, [...APP_NODE_ARGS[s.app], ...s.nodeArgs, '--import', 'tsx', script], env, script));
       return { id, port, url: `http://${HOST}:${port}`, proc: p };
     });
 
