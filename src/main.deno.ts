@@ -19,6 +19,7 @@ function denoRuntime(config: Config): WsRuntime {
   return {
     upgradeWebSocket,
     sockets: {
+      send: (ws, frame) => ws.send(frame.text),
       ping: () => false,
       watchLiveness: () => {},
       terminate: (ws) => raw(ws).close(),

@@ -128,6 +128,8 @@ const raw = (ws: WSContext) => ws.raw as Socket;
 const runtime: WsRuntime = {
   upgradeWebSocket,
   sockets: {
+    // Encoded once per frame, however many sockets it goes to; `binary: false` keeps it a text frame.
+    send: (ws, frame) => raw(ws).send((frame.bytes ??= Buffer.from(frame.text)), { binary: false }),
     ping: (ws) => {
       const socket = raw(ws);
       if (socket.readyState === WebSocket.OPEN) socket.ping();

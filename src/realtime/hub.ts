@@ -9,14 +9,14 @@ import { log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { CLOSE, type ServerFrame } from '@parley/client/wire';
 import type { RoomEvent, RoomHandler } from '../rooms/types.ts';
-import type { SocketOps } from './runtime.ts';
+import type { OutFrame, SocketOps } from './runtime.ts';
 
 /** One client connection. Kept small: a server holds tens of thousands. */
 export class Conn {
   /** Room names this socket has joined; created with the first (most sockets idle in none or one). */
   #rooms: Set<string> | null = null;
   /** Serialized events waiting for this turn's flush; null when none. */
-  pending: string[] | null = null;
+  pending: OutFrame[] | null = null;
   /** Pings sent since the last sign of life. */
   missed = 0;
   sendTokens: number;
@@ -102,7 +102,7 @@ type LocalRoom = {
   /** Resolves once the room-log subscription is live. */
   subscribed: Promise<() => Promise<void>>;
   /** Members still being answered `joined`: events for them wait here, with their seq. */
-  joining: Map<Conn, { seq: number; frame: string; type: string }[]> | null;
+  joining: Map<Conn, { seq: number; frame: OutFrame; type: string }[]> | null;
   /** The last message the subscription delivered. */
   last: { epoch: string; seq: number } | null;
   /**
@@ -244,7 +244,7 @@ export class Hub {
 
   /** Sends one frame to one socket (batched with others of this turn). */
   send(conn: Conn, frame: ServerFrame): void {
-    if (this.#enqueue(conn, JSON.stringify(frame), frame.type)) this.#opts.metrics.framesOut.inc({ type: frame.type });
+    if (this.#enqueue(conn, { text: JSON.stringify(frame) }, frame.type)) this.#opts.metrics.framesOut.inc({ type: frame.type });
   }
 
   /** Delivers a room event to every local member: serialized once, written to each. */
@@ -252,23 +252,24 @@ export class Hub {
     const local = this.#rooms.get(room);
     if (!local) return;
     const { metrics } = this.#opts;
-    let frame: string;
+    let text: string;
     let seq = 0;
     let skipUser: string | undefined;
     let epoch = '';
     if (event.type === 'message') {
-      frame = JSON.stringify({ type: 'message', ...event.message });
+      text = JSON.stringify({ type: 'message', ...event.message });
       seq = event.message.seq;
       epoch = event.message.epoch;
       local.last = { epoch, seq };
       metrics.deliveryLatency.observe(Math.max(0, Date.now() - event.message.ts) / 1000);
     } else if (event.type === 'member') {
       if (event.role === null) this.#removed(room, local, event.user);
-      frame = JSON.stringify(event);
+      text = JSON.stringify(event);
     } else {
-      frame = JSON.stringify(event);
+      text = JSON.stringify(event);
       skipUser = event.user; // nobody is told about their own typing or presence
     }
+    const frame: OutFrame = { text };
     let n = 0;
     for (const conn of local.members) {
       if (conn.user === skipUser) continue;
@@ -304,7 +305,7 @@ export class Hub {
   }
 
   /** Queues a serialized frame for `conn`; false when it was dropped. */
-  #enqueue(conn: Conn, frame: string, type: string): boolean {
+  #enqueue(conn: Conn, frame: OutFrame, type: string): boolean {
     if (conn.closed) return false;
     const { sockets, sendBuffer, metrics } = this.#opts;
     const buffered = sockets.bufferedAmount(conn.ws);
@@ -373,9 +374,9 @@ export class Hub {
       conn.pending = null;
       conn.lastWrite = now;
       written++;
-      const data = pending.length === 1 ? (pending[0] as string) : `{"type":"batch","events":[${pending.join(',')}]}`;
+      const frame = pending.length === 1 ? (pending[0] as OutFrame) : { text: `{"type":"batch","events":[${pending.map((f) => f.text).join(',')}]}` };
       try {
-        conn.ws.send(data);
+        this.#opts.sockets.send(conn.ws, frame);
       } catch (err) {
         log.debug('send failed', { conn: conn.id, err });
       }

@@ -4,7 +4,15 @@
  */
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 
+/**
+ * A text frame on its way out. A room event is one of these, written to every member: a runtime
+ * that can send bytes as a text frame encodes it once (`bytes`) rather than once per socket.
+ */
+export type OutFrame = { readonly text: string; bytes?: Uint8Array };
+
 export type SocketOps = {
+  /** Sends a text frame. */
+  send(ws: WSContext, frame: OutFrame): void;
   /** Sends a WebSocket ping; false when the runtime has no ping API and checks liveness itself. */
   ping(ws: WSContext): boolean;
   /** Resets `target.missed` on every pong of this socket (never, where `ping` returns false). */

@@ -43,6 +43,7 @@ function setup(opts: { batchWindowMs?: number } = {}) {
   const handlers = new Map<string, RoomHandler>();
   const terminated: FakeSocket[] = [];
   const sockets: SocketOps = {
+    send: (ws, frame) => (ws as unknown as FakeSocket).send(frame.text),
     ping: () => false,
     watchLiveness: () => undefined,
     terminate: (ws) => void terminated.push(ws as unknown as FakeSocket),
