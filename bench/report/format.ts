@@ -20,4 +20,15 @@ export function table(head: string[], rows: string[][], align?: string[]): strin
   return [head, a, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
-export const runLabel = (f: ResultFile) => `${f.scenario} ${f.size}`;
+export const runLabel = (f: ResultFile) => `${f.scenario} ${f.size}${f.driver === 'k6' ? ' (k6)' : ''}`;
+
+/** The driver's CPU while sending, per target: "lean 12 % / 14 %" (parley / socketio). */
+export function driverCpu(f: ResultFile): string {
+  const cpu = ['parley', 'socketio'].map((t) => f.runs.find((r) => r.target === t)?.driverCpuPct);
+  const shown = cpu.map((c) => (c === undefined ? DASH : `${fmt(c, 1)} %`));
+  return `${f.driver} ${cpu[1] === undefined && f.runs.every((r) => r.target !== 'socketio') ? shown[0] : shown.join(' / ')}`;
+}
+
+/** The line above each of a run's tables: when, how, and what the load generator itself took. */
+export const caption = (f: ResultFile) =>
+  `_${f.date ?? 'undated'} · \`${f.command ?? `npm run bench -- ${f.scenario} ${f.size}`}\` · driver CPU (parley / socketio, % of one core): ${driverCpu(f)}_`;

@@ -21,6 +21,10 @@ export type Run = {
   /** V8's heap used / committed and memory outside it (KB per connection), at the same moment as memPerConnKB. */
   heapPerConnKB: Nums;
   extra: Record<string, unknown>;
+  /** The load generator's CPU while sending (% of one core, all its processes). */
+  driverCpuPct?: number;
+  /** serverCpuMsPerKDelivery, rssKBPerConn: what the run cost the servers. */
+  eff: Nums;
 };
 export type ResultFile = {
   name: string;
@@ -32,6 +36,8 @@ export type ResultFile = {
   command?: string;
   machine: Record<string, string | number>;
   params: Record<string, unknown>;
+  /** The load generator: `lean` (bench/driver) or `k6`; files from before the driver existed are k6's. */
+  driver: string;
   runs: Run[];
 };
 
@@ -72,6 +78,8 @@ function readRun(v: unknown): Run {
     ...(num(res.memPerConnKB) !== undefined ? { memPerConnKB: num(res.memPerConnKB) as number } : {}),
     heapPerConnKB: nums(res.heapPerConnKB),
     extra: obj(r.extra),
+    ...(num(obj(r.driver).cpuPct) !== undefined ? { driverCpuPct: num(obj(r.driver).cpuPct) as number } : {}),
+    eff: nums(r.efficiency),
   };
 }
 
@@ -90,6 +98,7 @@ function readFile(path: string): ResultFile {
     size: str(j.size) ?? fromName?.[2] ?? '?',
     machine,
     params: obj(j.params),
+    driver: str(obj(j.params).driver) ?? 'k6',
     runs: arr(j.runs).map(readRun),
   };
   for (const k of ['date', 'commit', 'command'] as const) if (str(j[k])) f[k] = str(j[k]);
@@ -98,7 +107,8 @@ function readFile(path: string): ResultFile {
 
 const SCENARIOS = ['chat', 'history', 'storm'];
 export const TARGETS = ['parley', 'socketio'];
-export const KINDS = ['instance', 'haproxy', 'redis', 'worker', 'mongo', 'k6'];
+export const KINDS = ['instance', 'haproxy', 'redis', 'worker', 'mongo', 'driver', 'k6'];
+export const DRIVERS = ['lean', 'k6'];
 export const rank = (list: string[], x: string) => (list.includes(x) ? list.indexOf(x) : list.length);
 export const byName = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
 
@@ -115,11 +125,12 @@ function sectionOrder(a: ResultFile, b: ResultFile): number {
     rank(SCENARIOS, a.scenario) - rank(SCENARIOS, b.scenario) ||
     byName(a.scenario, b.scenario) ||
     sizeUsers(a) - sizeUsers(b) ||
-    byName(a.size, b.size)
+    byName(a.size, b.size) ||
+    rank(DRIVERS, a.driver) - rank(DRIVERS, b.driver)
   );
 }
 
-/** The newest file per (scenario, size), in report order. Newest = latest `date`, then latest file name. */
+/** The newest file per (scenario, size, driver), in report order. Newest = latest `date`, then latest file name. */
 export function loadResults(dir: string): { files: ResultFile[]; superseded: number; unreadable: string[] } {
   const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')).sort() : [];
   const newest = new Map<string, ResultFile>();
@@ -132,7 +143,7 @@ export function loadResults(dir: string): { files: ResultFile[]; superseded: num
       unreadable.push(n);
       continue;
     }
-    const key = `${f.scenario}\0${f.size}`;
+    const key = `${f.scenario}\0${f.size}\0${f.driver}`;
     const old = newest.get(key);
     if (!old || (f.date ?? '') > (old.date ?? '') || ((f.date ?? '') === (old.date ?? '') && f.name > old.name)) {
       newest.set(key, f);
@@ -140,6 +151,12 @@ export function loadResults(dir: string): { files: ResultFile[]; superseded: num
   }
   const files = [...newest.values()].sort(sectionOrder);
   return { files, superseded: names.length - unreadable.length - files.length, unreadable };
+}
+
+/** One file per (scenario, size): the lean driver's when there is one, else k6's (for targets and plots). */
+export function preferred(files: ResultFile[]): ResultFile[] {
+  const lean = new Set(files.filter((f) => f.driver === 'lean').map((f) => `${f.scenario}\0${f.size}`));
+  return files.filter((f) => f.driver === 'lean' || !lean.has(`${f.scenario}\0${f.size}`));
 }
 
 export const runOf = (f: ResultFile | undefined, target: string) => f?.runs.find((r) => r.target === target);
