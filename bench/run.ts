@@ -172,22 +172,36 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
   const dir = join(ROOT, `.stack-bench-${target}`);
   await down({ dir }).catch(() => undefined);
   const started = Date.now();
-  const ep = await up({
-    app: target,
-    dir,
-    basePort: opts.basePort,
-    instances: size.instances,
-    haproxy: size.haproxy,
-    ...(opts.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] } : {}),
-    presence: target === 'parley' ? opts.workers.presence : 0,
-    archive: target === 'parley' ? opts.workers.archive : 0,
-    env: {
-      LOG_LEVEL: 'warn',
-      MAX_CONNECTIONS: String(Math.max(15_000, Math.ceil(size.users / size.instances) * 2)),
-      ...(size.serverEnv ?? {}),
-    },
-    log: (l) => log(`  ${l}`),
-  });
+  // A port of the stack may be held for a while by someone else's client socket (the Redis Cluster bus, at
+  // base + 10,020, is inside the kernel's ephemeral range for base ports above 22,700): wait and try again.
+  const start = () =>
+    up({
+      app: target,
+      dir,
+      basePort: opts.basePort,
+      instances: size.instances,
+      haproxy: size.haproxy,
+      ...(opts.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] } : {}),
+      presence: target === 'parley' ? opts.workers.presence : 0,
+      archive: target === 'parley' ? opts.workers.archive : 0,
+      env: {
+        LOG_LEVEL: 'warn',
+        MAX_CONNECTIONS: String(Math.max(15_000, Math.ceil(size.users / size.instances) * 2)),
+        ...(size.serverEnv ?? {}),
+      },
+      log: (l) => log(`  ${l}`),
+    });
+  let ep: Awaited<ReturnType<typeof up>> | undefined;
+  for (let attempt = 1; !ep; attempt++) {
+    try {
+      ep = await start();
+    } catch (err) {
+      if (attempt >= 6 || !/ports already in use/.test((err as Error).message)) throw err;
+      log(`  ${(err as Error).message}; trying again in 10 s`);
+      await down({ dir }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 10_000));
+    }
+  }
   log(`  stack up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${ep.instances.length} instances behind ${ep.haproxy.length} HAProxy process(es) at ${ep.balancer}`);
   const procs = await procsOf(dir);
   const sampler = new Sampler(procs);

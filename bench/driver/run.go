@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -243,11 +244,26 @@ func (s *session) finish() int {
 	s.readyMu.Lock()
 	clients := s.clients
 	s.readyMu.Unlock()
+	// Close frames out before the process exits (as k6 closes its sockets), waiting at most 2 s.
+	var wg sync.WaitGroup
 	for _, c := range clients {
 		c.mu.Lock()
 		conn := c.conn
 		c.mu.Unlock()
-		go shut(c, conn)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			shut(c, conn)
+		}()
+	}
+	closed := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
 	}
 	r := &s.res
 	s.resMu.Lock()
