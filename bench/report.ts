@@ -98,11 +98,13 @@ function efficiencySection(files: ResultFile[]): string[] {
     const v = ok(r) ? m.get(r) : undefined;
     return typeof v === 'number' ? v : undefined;
   };
-  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? `${fmt(a / b, 2)}×` : DASH);
+  // RSS growth below zero (a GC between the two readings) has no meaningful ratio.
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && a > 0 && b > 0 ? `${fmt(a / b, 2)}×` : DASH);
   const show = (v: number | undefined, d: number) => (v === undefined ? DASH : fmt(v, d));
   const rows = files.map((f) => {
     const [cp, cs, rp, rs] = [cell(f, 'parley', cpu), cell(f, 'socketio', cpu), cell(f, 'parley', rss), cell(f, 'socketio', rss)];
-    return [runLabel(f), f.date ?? DASH, f.command ? `\`${esc(f.command)}\`` : DASH, driverCpu(f), show(cp, 1), show(cs, 1), ratio(cp, cs), show(rp, 2), show(rs, 2), ratio(rp, rs)];
+    const mark = f.runs.some((r) => r.derived) ? ' †' : '';
+    return [`${runLabel(f)}${mark}`, f.date ?? DASH, f.command ? `\`${esc(f.command)}\`` : DASH, driverCpu(f), show(cp, 1), show(cs, 1), ratio(cp, cs), show(rp, 2), show(rs, 2), ratio(rp, rs)];
   });
   return [
     '## Efficiency',
@@ -111,7 +113,8 @@ function efficiencySection(files: ResultFile[]): string[] {
     'better): CPU-ms of the chat instances, Redis and the workers during the sending phase per 1,000 deliveries, and the ' +
     "instances' RSS growth per connected user in the quiet window after the ramp (at small sizes this is within the " +
     "instances' noise). The driver column is the load generator's own CPU while sending (% of one core, parley's run / " +
-    "the peer's): on 2 shared cores, what it takes the servers do not get. Runs from before these figures were recorded show —.",
+    "the peer's): on 2 shared cores, what it takes the servers do not get. † A run from before the runner recorded " +
+    'these figures: worked out here from its per-second CPU samples and RSS figures, the same way.',
     '',
     table(
       ['run', 'date', 'command', 'driver CPU %', 'parley CPU-ms / 1k deliveries', 'socketio', 'ratio', 'parley KB / conn', 'socketio', 'ratio'],

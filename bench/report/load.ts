@@ -4,6 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
+import { cpuMs, SERVER_KINDS } from '../load.ts';
 
 export type Nums = Record<string, number>;
 export type Step = { n: Nums; latencyMs: Nums; ackMs: Nums; serverLatencyMs: Nums; toServerMs: Nums; fromServerMs: Nums };
@@ -25,6 +26,8 @@ export type Run = {
   driverCpuPct?: number;
   /** serverCpuMsPerKDelivery, rssKBPerConn: what the run cost the servers. */
   eff: Nums;
+  /** The driver CPU and efficiency were worked out by the report from the run's samples (older files). */
+  derived?: boolean;
 };
 export type ResultFile = {
   name: string;
@@ -52,7 +55,35 @@ function nums(v: unknown): Nums {
   return out;
 }
 
-function readRun(v: unknown): Run {
+/**
+ * The efficiency figures of a file from before the runner recorded them, from what it did record: the
+ * per-second CPU samples over the sending phase (it starts 3 s + ramp + settle after the first sample),
+ * the deliveries, and the instances' RSS baseline and loaded figures.
+ */
+function derive(run: Run, r: Record<string, unknown>, params: Record<string, unknown>): Run {
+  const samples = arr(obj(r.resources).samples).map((x) => ({ t: num(obj(x).t) ?? 0, cpuPct: nums(obj(x).cpuPct) }));
+  const [ramp, settle] = [num(params.rampS), num(params.settleS)];
+  const sendS = arr(params.steps).reduce<number>((a, x) => a + (num(obj(x).seconds) ?? 0), 0);
+  if (samples.length < 2 || ramp === undefined || settle === undefined || sendS <= 0) return run;
+  const from = 3 + ramp + settle;
+  const names = (kinds: string[]) => run.procs.filter((p) => kinds.includes(p.kind)).map((p) => p.name);
+  const delivered = total(run, 'delivered');
+  const opened = run.conn.opened;
+  const killed = typeof run.extra.killed === 'string' ? run.extra.killed : undefined;
+  const grown = run.procs.filter((p) => p.kind === 'instance' && p.name !== killed).reduce((a, p) => a + (p.n.rssLoadedKB ?? 0) - (p.n.rssBaselineKB ?? 0), 0);
+  const eff: Nums = {};
+  if (delivered) eff.serverCpuMsPerKDelivery = Math.round((cpuMs(samples, names(SERVER_KINDS), from, from + sendS) / delivered) * 1000 * 100) / 100;
+  if (opened) eff.rssKBPerConn = Math.round((grown / opened) * 100) / 100;
+  const driverCpuPct = Math.round((cpuMs(samples, names(['k6', 'driver']), from, from + sendS) / (sendS * 1000)) * 1000) / 10;
+  return { ...run, eff, driverCpuPct, derived: true };
+}
+
+function readRun(v: unknown, params: Record<string, unknown>): Run {
+  const run = readRunFields(v);
+  return run.error === undefined && run.driverCpuPct === undefined && Object.keys(run.eff).length === 0 ? derive(run, obj(v), params) : run;
+}
+
+function readRunFields(v: unknown): Run {
   const r = obj(v);
   const res = obj(r.resources);
   const thresholds: Record<string, boolean> = {};
@@ -99,7 +130,7 @@ function readFile(path: string): ResultFile {
     machine,
     params: obj(j.params),
     driver: str(obj(j.params).driver) ?? 'k6',
-    runs: arr(j.runs).map(readRun),
+    runs: arr(j.runs).map((r) => readRun(r, obj(j.params))),
   };
   for (const k of ['date', 'commit', 'command'] as const) if (str(j[k])) f[k] = str(j[k]);
   return f;

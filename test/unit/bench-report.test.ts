@@ -101,6 +101,22 @@ const fixtures = {
     run('parley', 10_000, [step(200, 100, 2, 10), step(600, 100, 5, 80), step(900, 100, 9, 150)], 6),
     run('socketio', 10_000, [step(200, 100, 4, 60), step(600, 100, 20, 400, 12), step(900, 100, 40, 900, 50)], 20),
   ]),
+  // From before the runner recorded the efficiency figures: the report works them out from the samples.
+  // Sending runs from 3 + 1 + 1 s to 15 s: (50 + 10) % of a core for 10 s = 6,000 CPU-ms over 10,000 deliveries.
+  '2026-11-22-history-1k.json': {
+    ...file('2026-11-22T10:00:00Z', 'history', '1k', 1000, [], 'k6'),
+    params: { users: 1000, roomSize: 10, rampS: 1, settleS: 1, steps: [{ rate: 100, seconds: 10 }] },
+    runs: [
+      (() => {
+        const r = run('parley', 1000, [step(100, 10, 1, 5)], 4) as Record<string, unknown> & { resources: { processes: unknown[]; samples?: unknown[] } };
+        delete r.driver;
+        delete r.efficiency;
+        r.resources.processes.push({ name: 'k6-1', kind: 'k6', rssBaselineKB: 0, rssLoadedKB: 50_000, cpuAvgPct: 80 });
+        r.resources.samples = Array.from({ length: 18 }, (_, t) => ({ t, rssKB: {}, cpuPct: { 'chat-1': 50, 'redis-7000': 10, 'k6-1': 80 } }));
+        return r;
+      })(),
+    ],
+  },
   '2026-11-23-storm-1k.json': file('2026-11-23T12:00:00Z', 'storm', '1k', 1000, [
     {
       ...run('parley', 1000, [step(100, 10, 1, 5)], 5),
@@ -163,8 +179,13 @@ describe('bench report', () => {
     expect(row('chat 10k (k6)', '## Efficiency')).not.toContain('0.0');
   });
 
+  it('works the efficiency figures out from the samples of a file from before they were recorded', () => {
+    expect(row('history 1k (k6) †', '## Efficiency')).toEqual(expect.arrayContaining(['k6 80.0 %', '600.0', '4.00']));
+    expect(md).toContain('† A run from before the runner recorded');
+  });
+
   it('captions every table of a run with its date, command and driver CPU', () => {
-    const section = md.slice(md.indexOf('## chat · fanout'), md.indexOf('## storm'));
+    const section = md.slice(md.indexOf('## chat · fanout'), md.indexOf('## history'));
     const tables = section.split('\n').filter((l) => /^\| --- \|/.test(l) || /^\| ---/.test(l)).length;
     const captions = section.split('\n').filter((l) => l === '_2026-11-23T11:00:00Z · `npm run bench -- chat fanout` · driver CPU (parley / socketio, % of one core): lean 12.5 % / 12.5 %_').length;
     expect(tables).toBeGreaterThanOrEqual(4);
