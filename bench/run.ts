@@ -173,7 +173,7 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
   await down({ dir }).catch(() => undefined);
   const started = Date.now();
   // A port of the stack may be held for a while by someone else's client socket (the Redis Cluster bus, at
-  // base + 10,020, is inside the kernel's ephemeral range for base ports above 22,700): wait and try again.
+  // base + 10,020, is inside the kernel's ephemeral range for base ports above 22,700): try again for 90 s.
   const start = () =>
     up({
       app: target,
@@ -196,10 +196,10 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
     try {
       ep = await start();
     } catch (err) {
-      if (attempt >= 6 || !/ports already in use/.test((err as Error).message)) throw err;
-      log(`  ${(err as Error).message}; trying again in 10 s`);
+      if (attempt >= 30 || !/ports already in use/.test((err as Error).message)) throw err;
+      log(`  ${(err as Error).message}; trying again in 3 s`);
       await down({ dir }).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 10_000));
+      await new Promise((r) => setTimeout(r, 3000));
     }
   }
   log(`  stack up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${ep.instances.length} instances behind ${ep.haproxy.length} HAProxy process(es) at ${ep.balancer}`);
