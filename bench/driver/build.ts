@@ -3,8 +3,9 @@
  *
  *   npx tsx bench/driver/build.ts      # prints the binary's path; a no-op when it matches its sources
  *
- * The binary is rebuilt whenever the sources change: a hash of bench/driver/*.go, go.mod and go.sum is
- * kept beside it. A cold build fetches one module (gorilla/websocket) through the Go module proxy and
+ * The binary is rebuilt whenever the sources change: a hash of bench/driver/*.go (tests aside), go.mod
+ * and go.sum is kept beside it. Its unit tests (the frame scanner, both wire protocols, the histograms):
+ * `cd bench/driver && go test ./...` (the bench smoke test runs them too). A cold build fetches one module (gorilla/websocket) through the Go module proxy and
  * takes a few seconds.
  */
 import { execFile } from 'node:child_process';
@@ -22,7 +23,7 @@ const STAMP = `${DRIVER_BIN}.sha256`;
 /** A hash of the driver's sources. */
 function sourceHash(): string {
   const h = createHash('sha256');
-  for (const f of readdirSync(SRC).filter((f) => f.endsWith('.go') || f === 'go.mod' || f === 'go.sum').sort()) {
+  for (const f of readdirSync(SRC).filter((f) => (f.endsWith('.go') && !f.endsWith('_test.go')) || f === 'go.mod' || f === 'go.sum').sort()) {
     h.update(f).update('\0').update(readFileSync(join(SRC, f))).update('\0');
   }
   return h.digest('hex');
@@ -36,6 +37,18 @@ export async function driverVersion(bin = DRIVER_BIN): Promise<string | undefine
     return /parley-driver (\S+)/.exec(stdout)?.[1];
   } catch {
     return undefined;
+  }
+}
+
+/** Runs the driver's Go unit tests; resolves with their output, rejects with it when they fail. */
+export async function testDriver(): Promise<string> {
+  const go = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
+  try {
+    const { stdout } = await run(go, ['test', './...'], { cwd: SRC, timeout: 600_000 });
+    return stdout;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`go test (bench/driver) failed: ${`${e.stdout ?? ''}${e.stderr ?? ''}` || e.message}`);
   }
 }
 

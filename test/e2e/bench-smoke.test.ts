@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildDriver } from '../../bench/driver/build.ts';
+import { buildDriver, testDriver } from '../../bench/driver/build.ts';
 import { buildK6 } from '../../bench/k6/build.ts';
 import { writeReport } from '../../bench/report.ts';
 import { bench } from '../../bench/run.ts';
@@ -66,6 +66,7 @@ describe('npm run bench -- <scenario> smoke', () => {
     const bin = await buildK6(log);
     expect(existsSync(bin)).toBe(true);
     expect(existsSync(await buildDriver(log))).toBe(true);
+    expect(await testDriver()).toMatch(/^ok\s/m);
   }, 900_000);
 
   it('chat, lean driver: parley and the Socket.IO peer, every message to every member once', async () => {
