@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DASH, driverCpu, esc, fmt, fmtInt, fmtNum, runLabel, table } from './report/format.ts';
+import { commandOf, DASH, driverCpu, esc, fmt, fmtInt, fmtNum, runLabel, table } from './report/format.ts';
 import { loadResults, ok, preferred, type ResultFile, runOf } from './report/load.ts';
 import { renderPlots } from './report/plots.ts';
 import { EFFICIENCY_METRICS, sectionMarkdown } from './report/sections.ts';
@@ -104,7 +104,7 @@ function efficiencySection(files: ResultFile[]): string[] {
   const rows = files.map((f) => {
     const [cp, cs, rp, rs] = [cell(f, 'parley', cpu), cell(f, 'socketio', cpu), cell(f, 'parley', rss), cell(f, 'socketio', rss)];
     const mark = f.runs.some((r) => r.derived) ? ' †' : '';
-    return [`${runLabel(f)}${mark}`, f.date ?? DASH, f.command ? `\`${esc(f.command)}\`` : DASH, driverCpu(f), show(cp, 1), show(cs, 1), ratio(cp, cs), show(rp, 2), show(rs, 2), ratio(rp, rs)];
+    return [`${runLabel(f)}${mark}`, f.date ?? DASH, `\`${esc(commandOf(f))}\``, driverCpu(f), show(cp, 1), show(cs, 1), ratio(cp, cs), show(rp, 2), show(rs, 2), ratio(rp, rs)];
   });
   return [
     '## Efficiency',
@@ -159,7 +159,7 @@ function machineSection(files: ResultFile[]): string[] {
 }
 
 function reproduceSection(files: ResultFile[]): string[] {
-  const commands = [...new Set(files.map((f) => f.command ?? `npm run bench -- ${f.scenario} ${f.size}`))];
+  const commands = [...new Set(files.map(commandOf))];
   return [
     '## How to reproduce',
     '',

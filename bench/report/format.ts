@@ -29,6 +29,15 @@ export function driverCpu(f: ResultFile): string {
   return `${f.driver} ${cpu[1] === undefined && f.runs.every((r) => r.target !== 'socketio') ? shown[0] : shown.join(' / ')}`;
 }
 
+/**
+ * The command that reproduces a file's run today: files from before the lean driver were k6 runs whose
+ * command had no `--driver` (k6 was the only load generator then).
+ */
+export function commandOf(f: ResultFile): string {
+  const c = f.command ?? `npm run bench -- ${f.scenario} ${f.size}`;
+  return f.driver === 'k6' && !c.includes('--driver') ? `${c} --driver k6` : c;
+}
+
 /** The line above each of a run's tables: when, how, and what the load generator itself took. */
 export const caption = (f: ResultFile) =>
-  `_${f.date ?? 'undated'} · \`${f.command ?? `npm run bench -- ${f.scenario} ${f.size}`}\` · driver CPU (parley / socketio, % of one core): ${driverCpu(f)}_`;
+  `_${f.date ?? 'undated'} · \`${commandOf(f)}\` · driver CPU (parley / socketio, % of one core): ${driverCpu(f)}_`;

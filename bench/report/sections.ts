@@ -1,5 +1,5 @@
 /** One section per scenario and size: comparison, rate-step and process tables. */
-import { caption, DASH, esc, fmt, fmtInt, fmtMB, fmtMs, fmtNum, fmtRate, opt, table } from './format.ts';
+import { caption, commandOf, DASH, esc, fmt, fmtInt, fmtMB, fmtMs, fmtNum, fmtRate, opt, table } from './format.ts';
 import {
   arr,
   bestStep,
@@ -348,7 +348,7 @@ export function sectionMarkdown(f: ResultFile, source: string): string[] {
     `File: ${source}`,
     f.date && `date ${f.date}`,
     f.commit && `commit \`${f.commit}\``,
-    f.command && `\`${f.command}\``,
+    `\`${commandOf(f)}\``,
   ];
   md.push(meta.filter(Boolean).join(' · '), '');
   const params = paramsLine(f.params);
