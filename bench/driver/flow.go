@@ -150,10 +150,11 @@ func (s *session) connect(c *client, onJoined func(c *client, seq int64, message
 	c.gen++
 	gen := c.gen
 	c.mu.Unlock()
-	go s.hold(c, gen)
+	go s.serve(c, gen)
 }
 
-func (s *session) hold(c *client, gen int) {
+// serve dials, then reads the socket until it ends, and accounts for its end.
+func (s *session) serve(c *client, gen int) {
 	conn, _, err := dialer.Dial(s.cfg.proto.url(s.cfg.base, c.user), nil)
 	if err != nil {
 		if !s.closing.Load() {
