@@ -1,7 +1,7 @@
 /**
  * Regenerates bench/RESULTS.md and the PNG plots beside it from the files bench/run.ts writes
- * (bench/results/<date>-<scenario>-<size>.json, schema 1). For each scenario and size only the newest file
- * is reported; older ones stay on disk. Hand-written analysis belongs in bench/NOTES.md, which is copied in
+ * (bench/results/<date>-<scenario>-<size>[-k6].json, schema 1). For each scenario, size and load driver only the
+ * newest file is reported; older ones stay on disk. Hand-written analysis belongs in bench/NOTES.md, which is copied in
  * verbatim: RESULTS.md itself is overwritten on every run.
  *
  *   npx tsx bench/report.ts [--results dir] [--out file] [--plots dir] [--notes file]
@@ -13,10 +13,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DASH, esc, fmtInt, fmtNum, runLabel, table } from './report/format.ts';
-import { loadResults, type ResultFile } from './report/load.ts';
+import { commandOf, DASH, driverCpu, esc, fmt, fmtInt, fmtNum, runLabel, table } from './report/format.ts';
+import { loadResults, ok, preferred, type ResultFile, runOf } from './report/load.ts';
 import { renderPlots } from './report/plots.ts';
-import { sectionMarkdown } from './report/sections.ts';
+import { EFFICIENCY_METRICS, sectionMarkdown } from './report/sections.ts';
 import { targetRows } from './report/targets.ts';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
@@ -37,7 +37,8 @@ export async function writeReport(opts: ReportOptions = {}): Promise<{ out: stri
   const src = (f: ResultFile) => `[${f.name}](${link(f.path)})`;
 
   const loaded = loadResults(resultsDir);
-  const plots = await renderPlots(loaded.files, plotsDir);
+  const main = preferred(loaded.files);
+  const plots = await renderPlots(main, plotsDir);
   const md: string[] = [
     '# Benchmark results',
     '',
@@ -54,13 +55,18 @@ export async function writeReport(opts: ReportOptions = {}): Promise<{ out: stri
   if (loaded.unreadable.length) {
     md.push(`Unreadable result files, skipped: ${loaded.unreadable.map((u) => `\`${u}\``).join(', ')}.`, '');
   }
-  md.push(...machineSection(loaded.files), ...reproduceSection(loaded.files));
+  md.push(...efficiencySection(loaded.files), ...machineSection(loaded.files), ...reproduceSection(loaded.files));
 
   md.push('## Targets', '');
-  const rows = targetRows(loaded.files, src).map((
-    r,
-  ) => [r.target, r.figure, r.result === 'met' ? 'met' : `**${r.result}**`, r.source]);
-  md.push(table(['target', 'measured', 'result', 'source'], rows, ['---', '---', '---', '---']), '');
+  const byName = new Map(loaded.files.map((f) => [src(f), f]));
+  const rows = targetRows(main, src).map((r) => {
+    const f = byName.get(r.source);
+    return [r.target, r.figure, r.result === 'met' ? 'met' : `**${r.result}**`, r.source, f ? `${f.date ?? DASH} · ${driverCpu(f)}` : DASH];
+  });
+  md.push(
+    table(['target', 'measured', 'result', 'source', 'date · driver CPU % (parley / socketio)'], rows, ['---', '---', '---', '---', '---']),
+    '',
+  );
   md.push(
     'Throughput targets count only rate steps with p99 ≤ 100 ms and no lost message. Memory per connection is ' +
       'Σ over chat instances (loaded RSS − baseline RSS) / connections opened.',
@@ -80,7 +86,46 @@ export async function writeReport(opts: ReportOptions = {}): Promise<{ out: stri
   return { out, plots: plots.flatMap((p) => (p.path ? [p.path] : [])) };
 }
 
-const MACHINE_KEYS = ['cpus', 'memGiB', 'node', 'k6', 'haproxy', 'redis'];
+/**
+ * The lead: what each run cost the servers, parley beside the peer, with the load generator's own CPU.
+ * These figures hold whatever the load generator's speed; the latencies further down do not.
+ */
+function efficiencySection(files: ResultFile[]): string[] {
+  if (files.length === 0) return [];
+  const [cpu, rss] = EFFICIENCY_METRICS as [(typeof EFFICIENCY_METRICS)[number], (typeof EFFICIENCY_METRICS)[number]];
+  const cell = (f: ResultFile, t: string, m: typeof cpu) => {
+    const r = runOf(f, t);
+    const v = ok(r) ? m.get(r) : undefined;
+    return typeof v === 'number' ? v : undefined;
+  };
+  // RSS growth below zero (a GC between the two readings) has no meaningful ratio.
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && a > 0 && b > 0 ? `${fmt(a / b, 2)}×` : DASH);
+  const show = (v: number | undefined, d: number) => (v === undefined ? DASH : fmt(v, d));
+  const rows = files.map((f) => {
+    const [cp, cs, rp, rs] = [cell(f, 'parley', cpu), cell(f, 'socketio', cpu), cell(f, 'parley', rss), cell(f, 'socketio', rss)];
+    const mark = f.runs.some((r) => r.derived) ? ' †' : '';
+    return [`${runLabel(f)}${mark}`, f.date ?? DASH, `\`${esc(commandOf(f))}\``, driverCpu(f), show(cp, 1), show(cs, 1), ratio(cp, cs), show(rp, 2), show(rs, 2), ratio(rp, rs)];
+  });
+  return [
+    '## Efficiency',
+    '',
+    'What a delivery and a connection cost the servers, parley beside the Socket.IO peer (ratios parley/socketio, lower is ' +
+    'better): CPU-ms of the chat instances, Redis and the workers during the sending phase per 1,000 deliveries, and the ' +
+    "instances' RSS growth per connected user in the quiet window after the ramp (at small sizes this is within the " +
+    "instances' noise). The driver column is the load generator's own CPU while sending (% of one core, parley's run / " +
+    "the peer's): on 2 shared cores, what it takes the servers do not get. † A run from before the runner recorded " +
+    'these figures: worked out here from its per-second CPU samples and RSS figures, the same way.',
+    '',
+    table(
+      ['run', 'date', 'command', 'driver CPU %', 'parley CPU-ms / 1k deliveries', 'socketio', 'ratio', 'parley KB / conn', 'socketio', 'ratio'],
+      rows,
+      ['---', '---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:'],
+    ),
+    '',
+  ];
+}
+
+const MACHINE_KEYS = ['cpus', 'memGiB', 'node', 'driver', 'k6', 'haproxy', 'redis'];
 const MACHINE_LABELS: Record<string, string> = { cpus: 'cores', memGiB: 'memory GiB' };
 
 /** One row per distinct machine description, with the runs measured on it. */
@@ -107,14 +152,14 @@ function machineSection(files: ResultFile[]): string[] {
     '',
     table([...keys.map((k) => MACHINE_LABELS[k] ?? k), 'runs'], rows, [...keys.map(() => '---'), '---']),
     '',
-    'The chat instances, HAProxy, Redis, the workers and the k6 load generator all share this one box: CPU that k6 ' +
-    'spends is CPU the servers do not get. CPU % is of one core.',
+    'The chat instances, HAProxy, Redis, the workers and the load generator (the lean driver, or k6) all share this one ' +
+    'box: CPU that the load generator spends is CPU the servers do not get. CPU % is of one core.',
     '',
   ];
 }
 
 function reproduceSection(files: ResultFile[]): string[] {
-  const commands = [...new Set(files.map((f) => f.command ?? `npm run bench -- ${f.scenario} ${f.size}`))];
+  const commands = [...new Set(files.map(commandOf))];
   return [
     '## How to reproduce',
     '',
@@ -123,8 +168,10 @@ function reproduceSection(files: ResultFile[]): string[] {
     'npx tsx bench/report.ts   # rewrites this file and the plots from bench/results/',
     '```',
     '',
-    '`npm run bench -- <scenario> <size> [--target parley|socketio|both]` runs each target in turn on a fresh stack, ' +
-    'drives it with k6 and writes `bench/results/<date>-<scenario>-<size>.json`.',
+    '`npm run bench -- <scenario> <size> [--target parley|socketio|both] [--driver lean|k6]` runs each target in turn on ' +
+    'a fresh stack, drives it with the lean Go driver (bench/driver/; `--driver k6`: k6) and writes ' +
+    '`bench/results/<date>-<scenario>-<size>[-k6].json`. For each scenario and size the newest file of each driver is ' +
+    "shown; the Targets table and the plots use the lean driver's when there is one.",
     '',
   ];
 }

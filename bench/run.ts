@@ -1,36 +1,38 @@
 /**
  * One benchmark run on the whole topology, for parley and for the Socket.IO peer in turn:
  *
- *   npm run bench -- <scenario> <size> [--target both|parley|socketio] [--base-port 21000] [--keep]
- *                    [--presence N] [--archive N] [--profile] [--results dir] [--no-report]
+ *   npm run bench -- <scenario> <size> [--target both|parley|socketio] [--driver lean|k6] [--base-port 21000]
+ *                    [--keep] [--presence N] [--archive N] [--profile] [--results dir] [--no-report]
  *   npm run bench -- list
  *
  * --profile runs every chat instance with `node --cpu-prof` into .stack-bench-<target>/profiles/
  * (summarize with `npx tsx bench/profile.ts <files>`); --presence/--archive set parley's workers
  * (default: 1 presence worker, no archive worker: here the archive's MongoDB is FerretDB on SQLite,
  * whose writes take a large share of the 2 cores the chat path is measured on; bench/NOTES.md has the
- * figures with it); --keep leaves the stack up afterwards.
+ * figures with it); --keep leaves the stack up afterwards. --driver picks the load generator: the lean Go
+ * driver (bench/driver/, the default: one goroutine per socket, a fraction of k6's CPU per frame) or k6
+ * running bench/k6/<scenario>.js; both run the same scenarios with the same accounting.
  *
  * For each target it starts the stack (infra/stack.ts: Redis Cluster, HAProxy, chat instances, and for
  * parley the MongoDB-compatible server and both workers), samples the RSS and CPU of every process once a
- * second, runs the scenario (bench/k6/<scenario>.js) in as many k6 processes as the sockets need, stops
- * the stack, and merges what every VU printed. The run is written to bench/results/<date>-<scenario>-<size>.json
- * and bench/RESULTS.md is regenerated from all result files (bench/report.ts).
+ * second, runs the scenario in as many load processes as the sockets need (bench/load.ts), stops the
+ * stack, and merges what every process printed. The run is written to
+ * bench/results/<date>-<scenario>-<size>[-k6].json and bench/RESULTS.md is regenerated from all result
+ * files (bench/report.ts).
  */
-import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { down, status, up } from '../infra/stack.ts';
+import { buildDriver, driverVersion } from './driver/build.ts';
 import { buildK6, k6Version } from './k6/build.ts';
+import { type Driver, DRIVERS, efficiency, processesFor, startLoad, type VuResult } from './load.ts';
 import { SIZES, type Scenario, type Size } from './sizes.ts';
 import { mergeHist, summarize, type Hist, type Summary } from './stats.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const RESULTS = join(ROOT, 'bench', 'results');
-/** Sockets per k6 process: under the 20,000 open files a process may hold, with room for k6's own. */
-const SOCKETS_PER_K6 = 9000;
 /** Sockets per VU: one VU is one JavaScript runtime; several share a process's cores. */
 const SOCKETS_PER_VU = 1250;
 
@@ -155,66 +157,6 @@ function heapPerConn(before: (HeapKB | undefined)[], after: (HeapKB | undefined)
   return { heapUsed: per('heapUsed'), heapTotal: per('heapTotal'), external: per('external') };
 }
 
-// ---- k6
-
-type VuResult = {
-  proto: string;
-  wanted: number;
-  opened: number;
-  failed: number;
-  closedEarly: number;
-  closeCodes: Record<string, number>;
-  errors?: Record<string, number>;
-  serverErrors: Record<string, number>;
-  hbSent: number;
-  hbOk: number;
-  connectHist: Hist;
-  /** Per room: members here that joined, and acked messages per step sent from here. */
-  rooms?: Record<string, { members: number; acked: number[] }>;
-  /** Messages never received by a member that got later ones (holes left at the end). */
-  gaps: number;
-  steps: { sent: number; acked: number; delivered: number; dup: number; reordered: number; hist: Hist; ackHist: Hist; inHist?: Hist; outHist?: Hist }[];
-  extra?: Record<string, unknown>;
-};
-
-/** Starts one k6 process; `exit` resolves with its exit code (99: a threshold failed). */
-function runK6(bin: string, script: string, env: Record<string, string>, logFile: string, summaryFile: string): { pid: number; exit: Promise<number> } {
-  const args = ['run', '--quiet', '--no-usage-report', '--log-format', 'raw', '--log-output', `file=${logFile}`, '--summary-export', summaryFile];
-  for (const [k, v] of Object.entries(env)) args.push('-e', `${k}=${v}`);
-  args.push(script);
-  const child = spawn(bin, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  const exit = new Promise<number>((done, fail) => {
-    child.on('error', fail);
-    child.on('exit', (code) => done(code ?? -1));
-  });
-  return { pid: child.pid ?? 0, exit };
-}
-
-function vuResults(logFile: string): VuResult[] {
-  let text = '';
-  try {
-    text = readFileSync(logFile, 'utf8');
-  } catch {
-    return [];
-  }
-  return text.split('\n').filter((l) => l.startsWith('BENCH ')).map((l) => JSON.parse(l.slice(6)) as VuResult);
-}
-
-/** Threshold outcomes from k6's summary export: `metric{expr}` → passed. */
-function thresholds(summaryFile: string): Record<string, boolean> {
-  const out: Record<string, boolean> = {};
-  try {
-    const s = JSON.parse(readFileSync(summaryFile, 'utf8')) as { metrics: Record<string, { thresholds?: Record<string, boolean> }> };
-    for (const [m, v] of Object.entries(s.metrics)) {
-      // The legacy export records `true` for a threshold that FAILED.
-      for (const [expr, failed] of Object.entries(v.thresholds ?? {})) out[`${m}{${expr}}`] = !failed;
-    }
-  } catch {
-    // no summary: k6 died
-  }
-  return out;
-}
-
 // ---- one target
 
 /** Every process of the stack that is alive, by name; workers of both kinds count as "worker". */
@@ -225,27 +167,41 @@ async function procsOf(dir: string): Promise<ProcInfo[]> {
     .map((p) => ({ name: p.name, kind: p.kind === 'presence' || p.kind === 'archive' ? 'worker' : p.kind, pid: p.pid as number }));
 }
 
-async function runTarget(target: Target, scenario: Scenario, size: Size, opts: { basePort: number; keep: boolean; k6: string; run: string; workers: { presence: number; archive: number }; profile: boolean; log: (l: string) => void }) {
+async function runTarget(target: Target, scenario: Scenario, size: Size, opts: { basePort: number; keep: boolean; driver: Driver; bin: string; run: string; workers: { presence: number; archive: number }; profile: boolean; log: (l: string) => void }) {
   const { log } = opts;
   const dir = join(ROOT, `.stack-bench-${target}`);
   await down({ dir }).catch(() => undefined);
   const started = Date.now();
-  const ep = await up({
-    app: target,
-    dir,
-    basePort: opts.basePort,
-    instances: size.instances,
-    haproxy: size.haproxy,
-    ...(opts.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] } : {}),
-    presence: target === 'parley' ? opts.workers.presence : 0,
-    archive: target === 'parley' ? opts.workers.archive : 0,
-    env: {
-      LOG_LEVEL: 'warn',
-      MAX_CONNECTIONS: String(Math.max(15_000, Math.ceil(size.users / size.instances) * 2)),
-      ...(size.serverEnv ?? {}),
-    },
-    log: (l) => log(`  ${l}`),
-  });
+  // A port of the stack may be held for a while by someone else's client socket (the Redis Cluster bus, at
+  // base + 10,020, is inside the kernel's ephemeral range for base ports above 22,700): try again for 90 s.
+  const start = () =>
+    up({
+      app: target,
+      dir,
+      basePort: opts.basePort,
+      instances: size.instances,
+      haproxy: size.haproxy,
+      ...(opts.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] } : {}),
+      presence: target === 'parley' ? opts.workers.presence : 0,
+      archive: target === 'parley' ? opts.workers.archive : 0,
+      env: {
+        LOG_LEVEL: 'warn',
+        MAX_CONNECTIONS: String(Math.max(15_000, Math.ceil(size.users / size.instances) * 2)),
+        ...(size.serverEnv ?? {}),
+      },
+      log: (l) => log(`  ${l}`),
+    });
+  let ep: Awaited<ReturnType<typeof up>> | undefined;
+  for (let attempt = 1; !ep; attempt++) {
+    try {
+      ep = await start();
+    } catch (err) {
+      if (attempt >= 30 || !/ports already in use/.test((err as Error).message)) throw err;
+      log(`  ${(err as Error).message}; trying again in 3 s`);
+      await down({ dir }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+  }
   log(`  stack up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${ep.instances.length} instances behind ${ep.haproxy.length} HAProxy process(es) at ${ep.balancer}`);
   const procs = await procsOf(dir);
   const sampler = new Sampler(procs);
@@ -256,18 +212,17 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
     for (const p of procs) baseline.set(p.name, median(sampler.samples.map((s) => s.rssKB[p.name] ?? 0).filter((v) => v > 0)));
     const heapBefore = await Promise.all(ep.instances.map((i) => heapOf(target, i.url)));
 
-    const nProcs = Math.max(1, Math.ceil(size.users / SOCKETS_PER_K6));
+    const nProcs = processesFor(opts.driver, size.users);
     const perProc = Math.ceil(size.users / nProcs);
     const rampEnd = Date.now() + size.rampS * 1000;
     const startAt = rampEnd + size.settleS * 1000;
     const tRampEnd = sampler.now() + size.rampS;
     const tStart = tRampEnd + size.settleS;
-    const logs: string[] = [];
-    const summaries: string[] = [];
-    const runs: { pid: number; exit: Promise<number> }[] = [];
+    const sendS = size.steps.reduce((a, s) => a + s.seconds, 0);
+    const envs: Record<string, string>[] = [];
     for (let i = 0; i < nProcs; i++) {
       const users = Math.min(perProc, size.users - i * perProc);
-      const env: Record<string, string> = {
+      envs.push({
         PROTO: target,
         BASE: ep.balancer,
         RUN: opts.run,
@@ -283,18 +238,12 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
         SAMPLE_EVERY: String(size.sampleEvery ?? 1),
         P99_MS: String(size.p99Ms),
         ...(size.k6Env ?? {}),
-      };
-      const logFile = join(dir, 'logs', `k6-${i + 1}.log`);
-      const summaryFile = join(dir, 'logs', `k6-${i + 1}-summary.json`);
-      // k6 appends to an existing log file: start each run with an empty one.
-      rmSync(logFile, { force: true });
-      rmSync(summaryFile, { force: true });
-      logs.push(logFile);
-      summaries.push(summaryFile);
-      runs.push(runK6(opts.k6, join(ROOT, 'bench', 'k6', `${scenario}.js`), env, logFile, summaryFile));
+      });
     }
-    runs.forEach((r, i) => sampler.add({ name: `k6-${i + 1}`, kind: 'k6', pid: r.pid }));
-    log(`  ${nProcs} k6 process(es), ${size.users} users; ramp ${size.rampS} s, then ${size.steps.map((s) => `${s.rate} msg/s × ${s.seconds} s`).join(', ')}`);
+    const load = startLoad(opts.driver, opts.bin, scenario, envs, join(dir, 'logs'));
+    const runs = load.processes;
+    for (const r of runs) sampler.add({ name: r.name, kind: r.kind, pid: r.pid });
+    log(`  ${nProcs} ${opts.driver === 'k6' ? 'k6' : 'driver'} process(es), ${size.users} users; ramp ${size.rampS} s, then ${size.steps.map((s) => `${s.rate} msg/s × ${s.seconds} s`).join(', ')}`);
 
     // The instances' heap in the middle of the settle window, when the RSS for memory per connection is read.
     let heapLoaded: (HeapKB | undefined)[] = [];
@@ -334,15 +283,14 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
     clearTimeout(heapTimer);
     for (const t of snapTimers) clearTimeout(t);
 
-    const vus = logs.flatMap(vuResults);
-    const th: Record<string, boolean> = {};
-    for (const f of summaries) for (const [k, v] of Object.entries(thresholds(f))) th[k] = (th[k] ?? true) && v;
+    const vus = load.results();
+    const th = load.thresholds();
     const opened = vus.reduce((a, v) => a + v.opened, 0);
 
     // Memory: instances once every socket is open and idle (the settle window), against the baseline.
     const settle = sampler.samples.filter((s) => s.t >= tRampEnd + 1 && s.t < tStart);
     const sendPhase = sampler.samples.filter((s) => s.t >= tStart);
-    const processes = procs.map((p) => { // the sampler's list: the stack's processes, then k6's
+    const processes = procs.map((p) => { // the sampler's list: the stack's processes, then the load's
       const rss = (ss: Sample[]) => ss.map((s) => s.rssKB[p.name]).filter((v): v is number => v !== undefined && v > 0);
       const cpu = sendPhase.map((s) => s.cpuPct[p.name]).filter((v): v is number => v !== undefined);
       return {
@@ -407,6 +355,17 @@ async function runTarget(target: Target, scenario: Scenario, size: Size, opts: {
     if (killed) extra['killed'] = killed;
     return {
       target,
+      ...efficiency({
+        samples: sampler.samples,
+        procs,
+        driver: opts.driver,
+        sendFrom: tStart,
+        sendTo: tStart + sendS,
+        deliveries: steps.reduce((a, s) => a + s.delivered, 0),
+        rssGrownKB: grown,
+        opened,
+      }),
+      // The load processes' exit codes (99: a threshold failed); the field names date from k6-only runs.
       k6ExitCodes: codes,
       k6ThresholdsPassed: codes.every((c) => c === 0),
       thresholds: th,
@@ -458,11 +417,13 @@ function version(cmd: string, args: string[], re: RegExp): string | null {
   }
 }
 
-export async function bench(scenario: Scenario, sizeName: string, opts: { target?: 'both' | Target; basePort?: number; keep?: boolean; presence?: number; archive?: number; profile?: boolean; log?: (l: string) => void; resultsDir?: string; report?: boolean } = {}) {
+export async function bench(scenario: Scenario, sizeName: string, opts: { target?: 'both' | Target; driver?: Driver; basePort?: number; keep?: boolean; presence?: number; archive?: number; profile?: boolean; log?: (l: string) => void; resultsDir?: string; report?: boolean } = {}) {
   const log = opts.log ?? ((l: string) => console.log(l));
   const size = SIZES[scenario]?.[sizeName];
   if (!size) throw new Error(`unknown size ${scenario} ${sizeName}; sizes: ${Object.keys(SIZES[scenario] ?? {}).join(', ')}`);
-  const k6 = await buildK6(log);
+  const driver = opts.driver ?? 'lean';
+  if (!DRIVERS.includes(driver)) throw new Error(`unknown driver ${driver}; drivers: ${DRIVERS.join(', ')}`);
+  const bin = driver === 'k6' ? await buildK6(log) : await buildDriver(log);
   const targets: Target[] = opts.target === 'parley' || opts.target === 'socketio' ? [opts.target] : ['parley', 'socketio'];
   const date = new Date();
   const run = date.getTime().toString(36).slice(-6);
@@ -472,12 +433,12 @@ export async function bench(scenario: Scenario, sizeName: string, opts: { target
     size: sizeName,
     date: date.toISOString().replace(/\.\d+Z$/, 'Z'),
     commit: version('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], /(\S+)/),
-    command: `npm run bench -- ${scenario} ${sizeName}${opts.target && opts.target !== 'both' ? ` --target ${opts.target}` : ''}`,
+    command: `npm run bench -- ${scenario} ${sizeName}${opts.target && opts.target !== 'both' ? ` --target ${opts.target}` : ''}${driver === 'k6' ? ' --driver k6' : ''}`,
     machine: {
       cpus: cpus().length,
       memGiB: Math.round(totalmem() / 2 ** 30),
       node: process.version,
-      k6: await k6Version(k6),
+      ...(driver === 'k6' ? { k6: await k6Version(bin) } : { driver: `parley-driver ${(await driverVersion(bin)) ?? '?'}` }),
       haproxy: version('/usr/sbin/haproxy', ['-v'], /version (\S+)/) ?? version('haproxy', ['-v'], /version (\S+)/),
       redis: version('redis-server', ['--version'], /v=(\S+)/),
     },
@@ -487,8 +448,8 @@ export async function bench(scenario: Scenario, sizeName: string, opts: { target
       rooms: Math.floor(size.users / size.roomSize),
       instances: size.instances,
       haproxy: size.haproxy,
-      k6Processes: Math.max(1, Math.ceil(size.users / SOCKETS_PER_K6)),
-      socketsPerVu: size.socketsPerVu ?? SOCKETS_PER_VU,
+      driver,
+      ...(driver === 'k6' ? { k6Processes: processesFor(driver, size.users), socketsPerVu: size.socketsPerVu ?? SOCKETS_PER_VU } : { driverProcesses: processesFor(driver, size.users) }),
       rampS: size.rampS,
       settleS: size.settleS,
       heartbeatS: Number(size.k6Env?.['HEARTBEAT_S'] ?? 30),
@@ -505,7 +466,7 @@ export async function bench(scenario: Scenario, sizeName: string, opts: { target
     try {
       // Below 32768 with the Redis Cluster bus (base + 10,020 …): the kernel hands out ephemeral ports
       // from 32768 up, and 20,000 client sockets take many of them.
-      result.runs.push(await runTarget(target, scenario, size, { basePort: (opts.basePort ?? 21000) + i * 500, keep: opts.keep ?? false, k6, run: `${run}${i}`, workers: { presence: opts.presence ?? 1, archive: opts.archive ?? 0 }, profile: opts.profile ?? false, log }));
+      result.runs.push(await runTarget(target, scenario, size, { basePort: (opts.basePort ?? 21000) + i * 500, keep: opts.keep ?? false, driver, bin, run: `${run}${i}`, workers: { presence: opts.presence ?? 1, archive: opts.archive ?? 0 }, profile: opts.profile ?? false, log }));
     } catch (err) {
       log(`  failed: ${(err as Error).message}`);
       result.runs.push({ target, error: (err as Error).message });
@@ -513,7 +474,7 @@ export async function bench(scenario: Scenario, sizeName: string, opts: { target
   }
   const dir = opts.resultsDir ?? RESULTS;
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${result.date.slice(0, 10)}-${scenario}-${sizeName}.json`);
+  const file = join(dir, `${result.date.slice(0, 10)}-${scenario}-${sizeName}${driver === 'k6' ? '-k6' : ''}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 1)}\n`);
   log(`wrote ${file}`);
   return { file, result };
@@ -522,7 +483,10 @@ export async function bench(scenario: Scenario, sizeName: string, opts: { target
 function printRun(r: Record<string, unknown>, log: (l: string) => void) {
   if (r['error']) return log(`  ${r['target']}: error: ${r['error']}`);
   const c = r['connections'] as { opened: number; wanted: number; closedEarly: number; connectMs: Summary };
+  const d = r['driver'] as { name: string; cpuPct: number };
+  const e = r['efficiency'] as { serverCpuMsPerKDelivery: number | null; rssKBPerConn: number | null };
   log(`  ${r['target']}: ${c.opened}/${c.wanted} connected (${c.closedEarly} closed early), thresholds ${r['k6ThresholdsPassed'] ? 'passed' : 'FAILED'}, ${(r['resources'] as { memPerConnKB: number }).memPerConnKB} KB/conn`);
+  log(`    driver ${d.name} at ${d.cpuPct} % CPU; servers ${e.serverCpuMsPerKDelivery} CPU-ms per 1,000 deliveries, instances ${e.rssKBPerConn} KB RSS per connection`);
   for (const s of r['steps'] as { rate: number; deliveriesPerSec: number; lost: number; duplicated: number; latencyMs: Summary }[]) {
     log(`    ${s.rate} msg/s: ${s.deliveriesPerSec} deliveries/s, p50 ${s.latencyMs?.p50} ms, p99 ${s.latencyMs?.p99} ms, max ${s.latencyMs?.max} ms, lost ${s.lost}, duplicated ${s.duplicated}`);
   }
@@ -546,6 +510,7 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
   const noReport = args.includes('--no-report');
   if (noReport) args.splice(args.indexOf('--no-report'), 1);
   const target = flag('--target') as 'both' | Target | undefined;
+  const driver = flag('--driver') as Driver | undefined;
   const basePort = flag('--base-port');
   const resultsDir = flag('--results');
   const presence = flag('--presence');
@@ -555,7 +520,7 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
     for (const [sc, sizes] of Object.entries(SIZES)) for (const [n, s] of Object.entries(sizes)) console.log(`${sc} ${n}: ${s.note ?? ''}`);
     process.exit(scenario === 'list' ? 0 : 2);
   }
-  bench(scenario as Scenario, sizeName, { target, keep, profile, presence: presence === undefined ? undefined : Number(presence), archive: archive === undefined ? undefined : Number(archive), basePort: basePort ? Number(basePort) : undefined, resultsDir: resultsDir ? resolve(resultsDir) : undefined })
+  bench(scenario as Scenario, sizeName, { target, driver, keep, profile, presence: presence === undefined ? undefined : Number(presence), archive: archive === undefined ? undefined : Number(archive), basePort: basePort ? Number(basePort) : undefined, resultsDir: resultsDir ? resolve(resultsDir) : undefined })
     .then(async ({ result }) => {
       for (const r of result.runs) printRun(r as Record<string, unknown>, console.log);
       if (!noReport) {

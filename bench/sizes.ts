@@ -1,6 +1,6 @@
 /**
  * The named sizes of each scenario (`npm run bench -- <scenario> <size>`). Rates are messages/s sent
- * in total (bench/run.ts shares them among its k6 processes); a size with several steps sweeps the
+ * in total (bench/run.ts shares them among its load processes); a size with several steps sweeps the
  * rate upwards, each step measured on its own.
  */
 export type Scenario = 'chat' | 'history' | 'storm';
@@ -14,16 +14,16 @@ export type Size = {
   /** Seconds to open every socket, then seconds of quiet before sending starts (memory is read then). */
   rampS: number;
   settleS: number;
-  /** The k6 threshold on the p99 delivery latency. */
+  /** The threshold on the p99 delivery latency (k6's, and the driver's by the same name). */
   p99Ms: number;
-  /** Sockets per k6 VU (default 1,250): one VU runs its callbacks on one thread. */
+  /** k6 only: sockets per VU (default 1,250): one VU runs its callbacks on one thread. */
   socketsPerVu?: number;
-  /** Feed 1 in N deliveries to k6's Trend (k6's own metric pipeline costs CPU at high rates). */
+  /** k6 only: feed 1 in N deliveries to k6's Trend (k6's own metric pipeline costs CPU at high rates). */
   sampleEvery?: number;
   /** storm: seconds after sending starts at which bench/run.ts kills one instance with SIGKILL. */
   killAfterS?: number;
   /**
-   * Extra k6 environment. DRAIN_S (default 3) is how long the scenario keeps counting deliveries
+   * Extra scenario settings (k6's -e, the driver's environment). DRAIN_S (default 3) is how long the scenario keeps counting deliveries
    * after the last send: a delivery later than that counts as lost, so sizes whose latency runs
    * to seconds wait longer.
    */

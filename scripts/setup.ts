@@ -7,7 +7,8 @@
  *   test). Installed with apt-get when running as root; otherwise one line names what is missing and
  *   the command that installs it, and the tests do not start.
  * - Built with Go (≥ 1.24; Debian 12's golang-go is too old) into `.data/bin/`: the local
- *   MongoDB-compatible server (`infra/mongo/`) and k6 (`bench/k6/build.ts`), each once.
+ *   MongoDB-compatible server (`infra/mongo/`), k6 (`bench/k6/build.ts`), each once, and the lean
+ *   load driver (`bench/driver/build.ts`), again whenever its sources change.
  *
  * Quick when everything is there: a few `command -v` checks and two version checks.
  *
@@ -17,6 +18,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import process from 'node:process';
+import { buildDriver } from '../bench/driver/build.ts';
 import { buildK6 } from '../bench/k6/build.ts';
 import { build as buildMongo } from '../infra/mongo/server.ts';
 
@@ -72,7 +74,7 @@ function installPackages(): boolean {
 function findGo(): boolean {
   if (!has('go') && existsSync(`${GO_BIN}/go`)) process.env['PATH'] = `${GO_BIN}:${process.env['PATH'] ?? ''}`;
   if (has('go')) return true;
-  say("missing Go ≥ 1.24 (to build the local MongoDB-compatible server and k6 once): install Go's own release into /usr/local/go (Debian 12's golang-go is too old)");
+  say("missing Go ≥ 1.24 (to build the local MongoDB-compatible server, k6 and the load driver): install Go's own release into /usr/local/go (Debian 12's golang-go is too old)");
   return false;
 }
 
@@ -82,6 +84,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   await buildMongo();
   await buildK6(say);
+  await buildDriver(say);
   const took = Date.now() - started;
   if (took > 2000) say(`built what was missing into .data/bin/ in ${(took / 1000).toFixed(0)} s`);
   return 0;

@@ -1,7 +1,8 @@
 /**
  * The load generator's own ceiling: a bare `ws` server that sends chat-shaped `message` frames (the
  * send time in the text, as the scenarios write it) to its sockets at a fixed rate, one frame per
- * delivery, with no chat logic, no Redis and no balancer. bench/k6/ceiling.js receives them.
+ * delivery, with no chat logic, no Redis and no balancer. bench/k6/ceiling.js receives them, or the lean
+ * driver (`parley-driver ceiling`); bench/driver/calibrate.ts runs either against it and samples both CPUs.
  *
  *   npx tsx bench/k6/ceiling-server.ts --rate 300 --fan 100 --wait 10000 [--port 24900]
  *   .data/bin/k6 run -e VUS=8 -e PER=1250 -e DUR=25 bench/k6/ceiling.js

@@ -20,4 +20,24 @@ export function table(head: string[], rows: string[][], align?: string[]): strin
   return [head, a, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
-export const runLabel = (f: ResultFile) => `${f.scenario} ${f.size}`;
+export const runLabel = (f: ResultFile) => `${f.scenario} ${f.size}${f.driver === 'k6' ? ' (k6)' : ''}`;
+
+/** The driver's CPU while sending, per target: "lean 12 % / 14 %" (parley / socketio). */
+export function driverCpu(f: ResultFile): string {
+  const cpu = ['parley', 'socketio'].map((t) => f.runs.find((r) => r.target === t)?.driverCpuPct);
+  const shown = cpu.map((c) => (c === undefined ? DASH : `${fmt(c, 1)} %`));
+  return `${f.driver} ${cpu[1] === undefined && f.runs.every((r) => r.target !== 'socketio') ? shown[0] : shown.join(' / ')}`;
+}
+
+/**
+ * The command that reproduces a file's run today: files from before the lean driver were k6 runs whose
+ * command had no `--driver` (k6 was the only load generator then).
+ */
+export function commandOf(f: ResultFile): string {
+  const c = f.command ?? `npm run bench -- ${f.scenario} ${f.size}`;
+  return f.driver === 'k6' && !c.includes('--driver') ? `${c} --driver k6` : c;
+}
+
+/** The line above each of a run's tables: when, how, and what the load generator itself took. */
+export const caption = (f: ResultFile) =>
+  `_${f.date ?? 'undated'} · \`${commandOf(f)}\` · driver CPU (parley / socketio, % of one core): ${driverCpu(f)}_`;

@@ -4,6 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
+import { cpuMs, SERVER_KINDS } from '../load.ts';
 
 export type Nums = Record<string, number>;
 export type Step = { n: Nums; latencyMs: Nums; ackMs: Nums; serverLatencyMs: Nums; toServerMs: Nums; fromServerMs: Nums };
@@ -21,6 +22,12 @@ export type Run = {
   /** V8's heap used / committed and memory outside it (KB per connection), at the same moment as memPerConnKB. */
   heapPerConnKB: Nums;
   extra: Record<string, unknown>;
+  /** The load generator's CPU while sending (% of one core, all its processes). */
+  driverCpuPct?: number;
+  /** serverCpuMsPerKDelivery, rssKBPerConn: what the run cost the servers. */
+  eff: Nums;
+  /** The driver CPU and efficiency were worked out by the report from the run's samples (older files). */
+  derived?: boolean;
 };
 export type ResultFile = {
   name: string;
@@ -32,6 +39,8 @@ export type ResultFile = {
   command?: string;
   machine: Record<string, string | number>;
   params: Record<string, unknown>;
+  /** The load generator: `lean` (bench/driver) or `k6`; files from before the driver existed are k6's. */
+  driver: string;
   runs: Run[];
 };
 
@@ -46,7 +55,35 @@ function nums(v: unknown): Nums {
   return out;
 }
 
-function readRun(v: unknown): Run {
+/**
+ * The efficiency figures of a file from before the runner recorded them, from what it did record: the
+ * per-second CPU samples over the sending phase (it starts 3 s + ramp + settle after the first sample),
+ * the deliveries, and the instances' RSS baseline and loaded figures.
+ */
+function derive(run: Run, r: Record<string, unknown>, params: Record<string, unknown>): Run {
+  const samples = arr(obj(r.resources).samples).map((x) => ({ t: num(obj(x).t) ?? 0, cpuPct: nums(obj(x).cpuPct) }));
+  const [ramp, settle] = [num(params.rampS), num(params.settleS)];
+  const sendS = arr(params.steps).reduce<number>((a, x) => a + (num(obj(x).seconds) ?? 0), 0);
+  if (samples.length < 2 || ramp === undefined || settle === undefined || sendS <= 0) return run;
+  const from = 3 + ramp + settle;
+  const names = (kinds: string[]) => run.procs.filter((p) => kinds.includes(p.kind)).map((p) => p.name);
+  const delivered = total(run, 'delivered');
+  const opened = run.conn.opened;
+  const killed = typeof run.extra.killed === 'string' ? run.extra.killed : undefined;
+  const grown = run.procs.filter((p) => p.kind === 'instance' && p.name !== killed).reduce((a, p) => a + (p.n.rssLoadedKB ?? 0) - (p.n.rssBaselineKB ?? 0), 0);
+  const eff: Nums = {};
+  if (delivered) eff.serverCpuMsPerKDelivery = Math.round((cpuMs(samples, names(SERVER_KINDS), from, from + sendS) / delivered) * 1000 * 100) / 100;
+  if (opened) eff.rssKBPerConn = Math.round((grown / opened) * 100) / 100;
+  const driverCpuPct = Math.round((cpuMs(samples, names(['k6', 'driver']), from, from + sendS) / (sendS * 1000)) * 1000) / 10;
+  return { ...run, eff, driverCpuPct, derived: true };
+}
+
+function readRun(v: unknown, params: Record<string, unknown>): Run {
+  const run = readRunFields(v);
+  return run.error === undefined && run.driverCpuPct === undefined && Object.keys(run.eff).length === 0 ? derive(run, obj(v), params) : run;
+}
+
+function readRunFields(v: unknown): Run {
   const r = obj(v);
   const res = obj(r.resources);
   const thresholds: Record<string, boolean> = {};
@@ -72,6 +109,8 @@ function readRun(v: unknown): Run {
     ...(num(res.memPerConnKB) !== undefined ? { memPerConnKB: num(res.memPerConnKB) as number } : {}),
     heapPerConnKB: nums(res.heapPerConnKB),
     extra: obj(r.extra),
+    ...(num(obj(r.driver).cpuPct) !== undefined ? { driverCpuPct: num(obj(r.driver).cpuPct) as number } : {}),
+    eff: nums(r.efficiency),
   };
 }
 
@@ -90,7 +129,8 @@ function readFile(path: string): ResultFile {
     size: str(j.size) ?? fromName?.[2] ?? '?',
     machine,
     params: obj(j.params),
-    runs: arr(j.runs).map(readRun),
+    driver: str(obj(j.params).driver) ?? 'k6',
+    runs: arr(j.runs).map((r) => readRun(r, obj(j.params))),
   };
   for (const k of ['date', 'commit', 'command'] as const) if (str(j[k])) f[k] = str(j[k]);
   return f;
@@ -98,7 +138,8 @@ function readFile(path: string): ResultFile {
 
 const SCENARIOS = ['chat', 'history', 'storm'];
 export const TARGETS = ['parley', 'socketio'];
-export const KINDS = ['instance', 'haproxy', 'redis', 'worker', 'mongo', 'k6'];
+export const KINDS = ['instance', 'haproxy', 'redis', 'worker', 'mongo', 'driver', 'k6'];
+export const DRIVERS = ['lean', 'k6'];
 export const rank = (list: string[], x: string) => (list.includes(x) ? list.indexOf(x) : list.length);
 export const byName = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
 
@@ -115,11 +156,12 @@ function sectionOrder(a: ResultFile, b: ResultFile): number {
     rank(SCENARIOS, a.scenario) - rank(SCENARIOS, b.scenario) ||
     byName(a.scenario, b.scenario) ||
     sizeUsers(a) - sizeUsers(b) ||
-    byName(a.size, b.size)
+    byName(a.size, b.size) ||
+    rank(DRIVERS, a.driver) - rank(DRIVERS, b.driver)
   );
 }
 
-/** The newest file per (scenario, size), in report order. Newest = latest `date`, then latest file name. */
+/** The newest file per (scenario, size, driver), in report order. Newest = latest `date`, then latest file name. */
 export function loadResults(dir: string): { files: ResultFile[]; superseded: number; unreadable: string[] } {
   const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')).sort() : [];
   const newest = new Map<string, ResultFile>();
@@ -132,7 +174,7 @@ export function loadResults(dir: string): { files: ResultFile[]; superseded: num
       unreadable.push(n);
       continue;
     }
-    const key = `${f.scenario}\0${f.size}`;
+    const key = `${f.scenario}\0${f.size}\0${f.driver}`;
     const old = newest.get(key);
     if (!old || (f.date ?? '') > (old.date ?? '') || ((f.date ?? '') === (old.date ?? '') && f.name > old.name)) {
       newest.set(key, f);
@@ -140,6 +182,12 @@ export function loadResults(dir: string): { files: ResultFile[]; superseded: num
   }
   const files = [...newest.values()].sort(sectionOrder);
   return { files, superseded: names.length - unreadable.length - files.length, unreadable };
+}
+
+/** One file per (scenario, size): the lean driver's when there is one, else k6's (for targets and plots). */
+export function preferred(files: ResultFile[]): ResultFile[] {
+  const lean = new Set(files.filter((f) => f.driver === 'lean').map((f) => `${f.scenario}\0${f.size}`));
+  return files.filter((f) => f.driver === 'lean' || !lean.has(`${f.scenario}\0${f.size}`));
 }
 
 export const runOf = (f: ResultFile | undefined, target: string) => f?.runs.find((r) => r.target === target);

@@ -1,5 +1,5 @@
 /** One section per scenario and size: comparison, rate-step and process tables. */
-import { DASH, esc, fmt, fmtInt, fmtMB, fmtMs, fmtNum, fmtRate, opt, table } from './format.ts';
+import { caption, commandOf, DASH, esc, fmt, fmtInt, fmtMB, fmtMs, fmtNum, fmtRate, opt, table } from './format.ts';
 import {
   arr,
   bestStep,
@@ -86,6 +86,13 @@ const stepMetrics = (single: boolean): Metric[] => {
   ];
 };
 
+/** What the run cost, apart from the load generator's speed (bench/load.ts `efficiency`). */
+export const EFFICIENCY_METRICS: Metric[] = [
+  { label: 'server CPU-ms per 1,000 deliveries (instances + Redis + workers)', better: 'lower', get: (r) => r.eff['serverCpuMsPerKDelivery'], f: (n) => fmt(n, 1) },
+  { label: 'instances\' RSS growth per connected user (KB)', better: 'lower', get: (r) => r.eff['rssKBPerConn'], f: (n) => fmt(n, 2) },
+  { label: 'driver CPU while sending (% of one core)', get: (r) => r.driverCpuPct, f: (n) => fmt(n, 1) },
+];
+
 const CONN_METRICS: Metric[] = [
   { label: 'connections wanted', get: (r) => r.conn.wanted, f: fmtInt },
   { label: 'connections opened', better: 'higher', get: (r) => r.conn.opened, f: fmtInt },
@@ -150,7 +157,7 @@ function resourceMetrics(runs: Run[]): Metric[] {
       { label: `${k} CPU avg, sum (%)`, better: 'lower', get: (r) => sum(r, k, 'cpuAvgPct'), f: (n) => fmt(n, 1) },
     ]),
     {
-      label: 'k6 thresholds passed',
+      label: 'thresholds passed',
       get: (r) => (r.passed === undefined ? undefined : r.passed ? 'yes' : 'no'),
       f: String,
     },
@@ -173,7 +180,7 @@ function targetsIn(f: ResultFile): string[] {
   return [...TARGETS, ...new Set(extra)];
 }
 
-function comparisonTable(f: ResultFile, metrics: Metric[]): string {
+export function comparisonTable(f: ResultFile, metrics: Metric[]): string {
   const targets = targetsIn(f);
   const runs = targets.map((t) => runOf(f, t));
   const rows = metrics
@@ -312,6 +319,7 @@ const PARAM_LABELS: [string, string, (n: number) => string][] = [
   ['rooms', 'rooms', fmtInt],
   ['instances', 'chat instances', fmtInt],
   ['haproxy', 'HAProxy processes', fmtInt],
+  ['driverProcesses', 'driver processes', fmtInt],
   ['k6Processes', 'k6 processes', fmtInt],
   ['vus', 'k6 VUs', fmtInt],
   ['rampS', 'ramp s', fmtNum],
@@ -335,12 +343,12 @@ function paramsLine(params: Record<string, unknown>): string {
 }
 
 export function sectionMarkdown(f: ResultFile, source: string): string[] {
-  const md = [`## ${f.scenario} · ${f.size}`, ''];
+  const md = [`## ${f.scenario} · ${f.size}${f.driver === 'k6' ? ' · k6' : ''}`, ''];
   const meta = [
     `File: ${source}`,
     f.date && `date ${f.date}`,
     f.commit && `commit \`${f.commit}\``,
-    f.command && `\`${f.command}\``,
+    `\`${commandOf(f)}\``,
   ];
   md.push(meta.filter(Boolean).join(' · '), '');
   const params = paramsLine(f.params);
@@ -354,18 +362,20 @@ export function sectionMarkdown(f: ResultFile, source: string): string[] {
   if (okRuns.length === 0) return md;
   const multi = okRuns.some((r) => r.steps.length > 1);
   md.push(
-    comparisonTable(f, [...CONN_METRICS, ...stepMetrics(!multi), ...extraMetrics(okRuns), ...resourceMetrics(okRuns)]),
+    caption(f),
+    '',
+    comparisonTable(f, [...EFFICIENCY_METRICS, ...CONN_METRICS, ...stepMetrics(!multi), ...extraMetrics(okRuns), ...resourceMetrics(okRuns)]),
     '',
   );
   if (multi) {
-    md.push(...stepsTable(f));
-    for (const r of okRuns) if (r.steps.length) md.push(`Steps, ${r.target}:`, '', stepDetail(r), '');
+    md.push(...stepsTable(f).flatMap((l) => (l === '#### Rate steps' ? [l, '', caption(f)] : [l])));
+    for (const r of okRuns) if (r.steps.length) md.push(`Steps, ${r.target}:`, '', caption(f), '', stepDetail(r), '');
   }
   const failing = okRuns.flatMap((r) =>
     Object.entries(r.thresholds).filter(([, v]) => !v).map(([k]) => `${r.target}: \`${esc(k)}\``)
   );
-  if (failing.length) md.push(`k6 thresholds not met: ${failing.join(', ')}.`, '');
+  if (failing.length) md.push(`${f.driver === 'k6' ? 'k6' : 'Driver'} thresholds not met: ${failing.join(', ')}.`, '');
   const procs = processTable(f);
-  if (procs) md.push('Processes (CPU % is of one core):', '', procs, '');
+  if (procs) md.push('Processes (CPU % is of one core):', '', caption(f), '', procs, '');
   return md;
 }

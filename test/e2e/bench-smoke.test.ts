@@ -1,14 +1,18 @@
 /**
  * The benchmark's smoke size, end to end, as `npm run bench -- <scenario> smoke` runs it: the whole
- * stack per target, k6 (built from its Go module) driving the scenario through HAProxy, the merged
- * results and the regenerated report. Written into a temporary folder, so bench/RESULTS.md is not
- * touched. Figures are not asserted (the machine is shared); correctness is: every user connected,
- * every message delivered to every member exactly once, every k6 threshold but latency's passed.
+ * stack per target, the load generator driving the scenario through HAProxy, the merged results and
+ * the regenerated report. chat runs with both load generators on both targets: the lean Go driver
+ * (bench/driver, the default) and k6 (`--driver k6`), each built from its Go module; history and storm
+ * run with the lean driver. Written into a temporary folder, so bench/RESULTS.md is not touched.
+ * Figures are not asserted (the machine is shared); correctness is: every user connected, every message
+ * delivered to every member exactly once, every threshold but latency's passed, and the efficiency
+ * figures recorded.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildDriver, testDriver } from '../../bench/driver/build.ts';
 import { buildK6 } from '../../bench/k6/build.ts';
 import { writeReport } from '../../bench/report.ts';
 import { bench } from '../../bench/run.ts';
@@ -27,6 +31,8 @@ type Run = {
   connections: { wanted: number; opened: number; failed: number; gaps: number };
   steps: Step[];
   resources: { processes: { kind: string; rssLoadedKB: number | null; cpuAvgPct: number | null }[] };
+  driver: { name: string; cpuPct: number };
+  efficiency: { serverCpuMsPerKDelivery: number | null; rssKBPerConn: number | null };
   extra: Record<string, unknown>;
 };
 
@@ -35,7 +41,7 @@ function correctness(r: Run): Record<string, boolean> {
   return Object.fromEntries(Object.entries(r.thresholds).filter(([k, passed]) => !passed && !k.startsWith('delivery_latency')));
 }
 
-function checkRun(r: Run) {
+function checkRun(r: Run, driver: 'lean' | 'k6' = 'lean') {
   expect(r.error, `${r.target}: ${r.error ?? ''}\n${lines.join('\n')}`).toBeUndefined();
   expect(r.connections.opened).toBe(r.connections.wanted);
   expect(r.connections.failed).toBe(0);
@@ -48,16 +54,22 @@ function checkRun(r: Run) {
     expect(s.latencyMs?.count ?? 0).toBeGreaterThan(0);
   }
   const kinds = new Set(r.resources.processes.filter((p) => p.rssLoadedKB !== null).map((p) => p.kind));
-  for (const k of ['instance', 'haproxy', 'redis', 'k6']) expect(kinds, `sampled ${k}`).toContain(k);
+  for (const k of ['instance', 'haproxy', 'redis', driver === 'k6' ? 'k6' : 'driver']) expect(kinds, `sampled ${k}`).toContain(k);
+  expect(r.driver.name).toBe(driver);
+  expect(r.driver.cpuPct).toBeGreaterThan(0);
+  expect(r.efficiency.serverCpuMsPerKDelivery).toBeGreaterThan(0);
+  expect(typeof r.efficiency.rssKBPerConn).toBe('number');
 }
 
 describe('npm run bench -- <scenario> smoke', () => {
-  it('builds the pinned k6', async () => {
+  it('builds the pinned k6 and the lean driver', async () => {
     const bin = await buildK6(log);
     expect(existsSync(bin)).toBe(true);
+    expect(existsSync(await buildDriver(log))).toBe(true);
+    expect(await testDriver()).toMatch(/^ok\s/m);
   }, 900_000);
 
-  it('chat: parley and the Socket.IO peer, every message to every member once; the report shows both', async () => {
+  it('chat, lean driver: parley and the Socket.IO peer, every message to every member once', async () => {
     const { file, result } = await bench('chat', 'smoke', { resultsDir: dir, log });
     const runs = result.runs as Run[];
     expect(runs.map((r) => r.target)).toEqual(['parley', 'socketio']);
@@ -65,11 +77,24 @@ describe('npm run bench -- <scenario> smoke', () => {
       checkRun(r);
       expect(correctness(r), `${r.target} thresholds\n${lines.join('\n')}`).toEqual({});
     }
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ scenario: 'chat', size: 'smoke', params: { users: 200, roomSize: 10 } });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ scenario: 'chat', size: 'smoke', params: { users: 200, roomSize: 10, driver: 'lean' } });
+  }, 240_000);
+
+  it('chat, k6: parley and the Socket.IO peer, the same; the report shows both drivers', async () => {
+    const { file, result } = await bench('chat', 'smoke', { resultsDir: dir, log, driver: 'k6' });
+    expect(file).toMatch(/-chat-smoke-k6\.json$/);
+    const runs = result.runs as Run[];
+    expect(runs.map((r) => r.target)).toEqual(['parley', 'socketio']);
+    for (const r of runs) {
+      checkRun(r, 'k6');
+      expect(correctness(r), `${r.target} thresholds\n${lines.join('\n')}`).toEqual({});
+    }
 
     const out = await writeReport({ resultsDir: dir, out: join(dir, 'RESULTS.md'), plotsDir: join(dir, 'plots') });
     const md = readFileSync(out.out, 'utf8');
-    expect(md).toContain('smoke');
+    expect(md).toContain('## chat · smoke\n');
+    expect(md).toContain('## chat · smoke · k6\n');
+    expect(md).toContain('## Efficiency');
     expect(md).toMatch(/socketio/);
     expect(out.plots.length).toBeGreaterThan(0);
   }, 240_000);

@@ -2,7 +2,9 @@
  * bench/report.ts against small hand-made result files: the newest file per scenario and size wins,
  * the Targets table reaches the right verdicts, parley/socketio ratios are computed the right way
  * round, a failed run and a missing target show up as such, NOTES.md is copied in, and the four plots
- * are real PNGs of a readable size. No stack, no k6: the result files are the input.
+ * are real PNGs of a readable size. The efficiency figures lead, as parley/socketio ratios; every table
+ * of a run carries its date, command and the driver's CPU; a k6 run of the same size keeps its own
+ * section while the targets read the lean driver's. No stack, no load: the result files are the input.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,8 +37,10 @@ const step = (rate: number, roomSize: number, p50: number, p99: number, lost = 0
   latencyMs: lat(p50, p99),
   ackMs: { p50, p99 },
 });
-const run = (target: string, users: number, steps: unknown[], memPerConnKB: number) => ({
+const run = (target: string, users: number, steps: unknown[], memPerConnKB: number, cpuMs = 50, driver = { name: 'lean', cpuPct: 12.5 }) => ({
   target,
+  driver,
+  efficiency: { serverCpuMsPerKDelivery: cpuMs, rssKBPerConn: memPerConnKB },
   k6ThresholdsPassed: true,
   thresholds: {},
   connections: { wanted: users, opened: users, failed: 0, closedEarly: 0, connectMs: { p50: 2, p99: 30, max: 60 } },
@@ -66,17 +70,18 @@ const run = (target: string, users: number, steps: unknown[], memPerConnKB: numb
   },
   extra: {},
 });
-const file = (date: string, scenario: string, size: string, users: number, runs: unknown[]) => ({
+const file = (date: string, scenario: string, size: string, users: number, runs: unknown[], driver = 'lean') => ({
   schema: 1,
   scenario,
   size,
   date,
   commit: 'abc1234',
-  command: `npm run bench -- ${scenario} ${size}`,
-  machine: { cpus: 2, memGiB: 24, node: 'v20.20.2', k6: 'v1.8.1', haproxy: '2.6.12', redis: '7.0.15' },
-  params: { users, roomSize: 10 },
+  command: `npm run bench -- ${scenario} ${size}${driver === 'k6' ? ' --driver k6' : ''}`,
+  machine: { cpus: 2, memGiB: 24, node: 'v20.20.2', ...(driver === 'k6' ? { k6: 'v1.8.1' } : { driver: 'parley-driver 1.0.0' }), haproxy: '2.6.12', redis: '7.0.15' },
+  params: { users, roomSize: 10, driver },
   runs,
 });
+const k6 = { name: 'k6', cpuPct: 150 };
 
 const fixtures = {
   // Superseded by the next file: its 99 ms p50 must not appear anywhere.
@@ -84,13 +89,34 @@ const fixtures = {
     run('parley', 10_000, [step(1000, 10, 99, 99)], 9),
   ]),
   '2026-11-23-chat-10k.json': file('2026-11-23T10:00:00Z', 'chat', '10k', 10_000, [
-    run('parley', 10_000, [step(1000, 10, 1.5, 7.2)], 5.5),
-    run('socketio', 10_000, [step(1000, 10, 3, 36)], 22),
+    run('parley', 10_000, [step(1000, 10, 1.5, 7.2)], 5.5, 40),
+    run('socketio', 10_000, [step(1000, 10, 3, 36)], 22, 80),
   ]),
+  // k6 on the same size, later: its own section; the targets still read the lean driver's run.
+  '2026-11-23-chat-10k-k6.json': file('2026-11-23T13:00:00Z', 'chat', '10k', 10_000, [
+    run('parley', 10_000, [step(1000, 10, 800, 5000)], 5.5, 45, k6),
+    run('socketio', 10_000, [step(1000, 10, 400, 1500)], 22, 90, k6),
+  ], 'k6'),
   '2026-11-23-chat-fanout.json': file('2026-11-23T11:00:00Z', 'chat', 'fanout', 10_000, [
     run('parley', 10_000, [step(200, 100, 2, 10), step(600, 100, 5, 80), step(900, 100, 9, 150)], 6),
     run('socketio', 10_000, [step(200, 100, 4, 60), step(600, 100, 20, 400, 12), step(900, 100, 40, 900, 50)], 20),
   ]),
+  // From before the runner recorded the efficiency figures: the report works them out from the samples.
+  // Sending runs from 3 + 1 + 1 s to 15 s: (50 + 10) % of a core for 10 s = 6,000 CPU-ms over 10,000 deliveries.
+  '2026-11-22-history-1k.json': {
+    ...file('2026-11-22T10:00:00Z', 'history', '1k', 1000, [], 'k6'),
+    params: { users: 1000, roomSize: 10, rampS: 1, settleS: 1, steps: [{ rate: 100, seconds: 10 }] },
+    runs: [
+      (() => {
+        const r = run('parley', 1000, [step(100, 10, 1, 5)], 4) as Record<string, unknown> & { resources: { processes: unknown[]; samples?: unknown[] } };
+        delete r.driver;
+        delete r.efficiency;
+        r.resources.processes.push({ name: 'k6-1', kind: 'k6', rssBaselineKB: 0, rssLoadedKB: 50_000, cpuAvgPct: 80 });
+        r.resources.samples = Array.from({ length: 18 }, (_, t) => ({ t, rssKB: {}, cpuPct: { 'chat-1': 50, 'redis-7000': 10, 'k6-1': 80 } }));
+        return r;
+      })(),
+    ],
+  },
   '2026-11-23-storm-1k.json': file('2026-11-23T12:00:00Z', 'storm', '1k', 1000, [
     {
       ...run('parley', 1000, [step(100, 10, 1, 5)], 5),
@@ -130,6 +156,43 @@ describe('bench report', () => {
     expect(md).not.toContain('99.0 ms');
     expect(md).toContain('## chat · 10k');
     expect(md.match(/^## chat · 10k$/gm)).toHaveLength(1);
+    expect(md.match(/^## chat · 10k · k6$/gm)).toHaveLength(1);
+  });
+
+  it('leads with the efficiency figures as parley/socketio ratios, with date, command and driver CPU', () => {
+    expect(md.indexOf('## Efficiency')).toBeGreaterThan(0);
+    expect(md.indexOf('## Efficiency')).toBeLessThan(md.indexOf('## Machine'));
+    expect(row('chat 10k', '## Efficiency')).toEqual([
+      'chat 10k',
+      '2026-11-23T10:00:00Z',
+      '`npm run bench -- chat 10k`',
+      'lean 12.5 % / 12.5 %',
+      '40.0',
+      '80.0',
+      '0.50×',
+      '5.50',
+      '22.00',
+      '0.25×',
+    ]);
+    expect(row('chat 10k (k6)', '## Efficiency')).toEqual(expect.arrayContaining(['`npm run bench -- chat 10k --driver k6`', 'k6 150.0 % / 150.0 %', '0.50×']));
+    // A file from before the figures were recorded: dashes, not zeros.
+    expect(row('chat 10k (k6)', '## Efficiency')).not.toContain('0.0');
+  });
+
+  it('works the efficiency figures out from the samples of a file from before they were recorded', () => {
+    expect(row('history 1k (k6) †', '## Efficiency')).toEqual(expect.arrayContaining(['k6 80.0 %', '600.0', '4.00']));
+    expect(md).toContain('† A run from before the runner recorded');
+  });
+
+  it('captions every table of a run with its date, command and driver CPU', () => {
+    const section = md.slice(md.indexOf('## chat · fanout'), md.indexOf('## history'));
+    const tables = section.split('\n').filter((l) => /^\| --- \|/.test(l) || /^\| ---/.test(l)).length;
+    const captions = section.split('\n').filter((l) => l === '_2026-11-23T11:00:00Z · `npm run bench -- chat fanout` · driver CPU (parley / socketio, % of one core): lean 12.5 % / 12.5 %_').length;
+    expect(tables).toBeGreaterThanOrEqual(4);
+    expect(captions).toBe(tables);
+    expect(row('server CPU-ms per 1,000 deliveries', '## chat · 10k · k6')).toEqual(expect.arrayContaining(['45.0', '90.0', '0.50×', 'parley (lower)']));
+    expect(row('20,000 concurrent users')).toHaveLength(5);
+    expect(row('10,000 users, rooms of 10')[4]).toBe('2026-11-23T10:00:00Z · lean 12.5 % / 12.5 %');
   });
 
   it('reaches the right verdict for each target', () => {
