@@ -6,8 +6,9 @@
  *   test), `haproxy` and `nginx` (the whole-topology stacks), `iproute2` (`ss`, the listen-backlog
  *   test). Installed with apt-get when running as root; otherwise one line names what is missing and
  *   the command that installs it, and the tests do not start.
- * - Built with Go (≥ 1.24; Debian 12's golang-go is too old) into `.data/bin/`: the local
- *   MongoDB-compatible server (`infra/mongo/`) and k6 (`bench/k6/build.ts`), each once.
+ * - Built with Go (≥ 1.26; Debian 12's golang-go is too old) into `.data/bin/`: the local
+ *   MongoDB-compatible server (`infra/mongo/`), k6 (`bench/k6/build.ts`), and helm with the
+ *   manifest validator that check the Helm chart (`deploy/helm/build.ts`), each once.
  *
  * Quick when everything is there: a few `command -v` checks and two version checks.
  *
@@ -18,6 +19,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { buildK6 } from '../bench/k6/build.ts';
+import { buildHelm, buildValidator } from '../deploy/helm/build.ts';
 import { build as buildMongo } from '../infra/mongo/server.ts';
 
 /** A Debian package and how to tell it is installed (a command, or a file in an sbin directory). */
@@ -72,7 +74,7 @@ function installPackages(): boolean {
 function findGo(): boolean {
   if (!has('go') && existsSync(`${GO_BIN}/go`)) process.env['PATH'] = `${GO_BIN}:${process.env['PATH'] ?? ''}`;
   if (has('go')) return true;
-  say("missing Go ≥ 1.24 (to build the local MongoDB-compatible server and k6 once): install Go's own release into /usr/local/go (Debian 12's golang-go is too old)");
+  say("missing Go ≥ 1.26 (to build the local MongoDB-compatible server, k6 and helm once): install Go's own release into /usr/local/go (Debian 12's golang-go is too old)");
   return false;
 }
 
@@ -82,6 +84,8 @@ async function main(): Promise<number> {
   const started = Date.now();
   await buildMongo();
   await buildK6(say);
+  await buildHelm(say);
+  await buildValidator(say);
   const took = Date.now() - started;
   if (took > 2000) say(`built what was missing into .data/bin/ in ${(took / 1000).toFixed(0)} s`);
   return 0;
