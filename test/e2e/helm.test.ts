@@ -184,6 +184,15 @@ describe('Helm chart deploy/helm/parley', () => {
       expect(v.stderr).toMatch(/targetPort "web" is not a port/);
     });
 
+    it('no Redis Cluster or no JWT secret', () => {
+      const none = helm(['template', 'parley', CHART, '--kube-version', KUBE, '--set', 'jwt.secret=0123456789abcdef0123']);
+      expect(none.status).not.toBe(0);
+      expect(none.stderr).toMatch(/redis\.clusterNodes: required/);
+      const noJwt = helm(['template', 'parley', CHART, '--kube-version', KUBE, '--set', 'redis.clusterNodes=redis:6379']);
+      expect(noJwt.status).not.toBe(0);
+      expect(noJwt.stderr).toMatch(/jwt\.existingSecret .* or jwt\.secret/);
+    });
+
     it('a termination grace period shorter than the drain', () => {
       const r = template('production', CHART, ['--set', 'chat.terminationGracePeriodSeconds=10']);
       expect(r.status).not.toBe(0);
