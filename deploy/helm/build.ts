@@ -8,9 +8,10 @@
  *
  *   npx tsx deploy/helm/build.ts        prints both paths; a no-op when they are there
  *
- * Measured cold (empty Go module and build caches, 2 cores): helm 120 s, downloads included; then
- * the validator 14 s (33 s on its own with the modules already downloaded: it uses k8s.io v0.37.2,
- * helm v0.37.0, so little compiled code is shared). With Go's caches warm, seconds.
+ * Measured cold (empty Go module and build caches, 2 cores): helm alone 120 s, downloads included;
+ * in scripts/setup.ts after the MongoDB server and k6 (shared modules) 76 s; the validator 13-14 s
+ * after helm (33 s on its own with the modules already downloaded: it uses k8s.io v0.37.2, helm
+ * v0.37.0, so little compiled code is shared). With Go's caches warm, seconds.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
