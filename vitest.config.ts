@@ -7,6 +7,8 @@ const LOAD = ['test/e2e/topology.test.ts', 'test/e2e/backpressure.test.ts', 'tes
 // selected project's global setup runs before the first group, so `npm test` starts Redis and
 // MongoDB up front; `npm run test:unit` (`--project unit`) selects only `unit` and starts nothing.
 export default defineConfig({
+  // tsconfig.json's `paths`: @parley/client is its sources here (its package.json exports the build).
+  resolve: { tsconfigPaths: true },
   test: {
     testTimeout: 20_000,
     hookTimeout: 60_000,

@@ -1,6 +1,8 @@
 /**
  * Builds the demo page's assets into `packages/demo/assets.gen.ts`: the HTML, the CSS, and the demo
- * script bundled with the typed client (`@parley/client`, a workspace package) by esbuild. The
+ * script bundled by esbuild with the typed client as users install it: `@parley/client` is built
+ * first (scripts/build-client.ts, into packages/client/dist/) and resolved through its package.json
+ * exports, not through the repository's tsconfig `paths` to its sources. The
  * generated module holds plain strings so the route that serves them (`routes/demo.ts`) needs no
  * file system and runs on every runtime.
  *
@@ -11,6 +13,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { buildClient } from './build-client.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const demoDir = join(root, 'packages', 'demo');
@@ -19,6 +22,7 @@ export const GENERATED_PATH = join(demoDir, 'assets.gen.ts');
 
 /** Returns the source of the generated module. Deterministic: same inputs, same bytes. */
 export async function buildDemo(): Promise<string> {
+  await buildClient();
   const [html, css, bundle] = await Promise.all([
     readFile(join(demoDir, 'index.html'), 'utf8'),
     readFile(join(demoDir, 'demo.css'), 'utf8'),
@@ -34,6 +38,8 @@ export async function buildDemo(): Promise<string> {
       charset: 'utf8',
       write: false,
       logLevel: 'silent',
+      // Not tsconfig.json: its `paths` would bundle the client's sources instead of its build.
+      tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
     }),
   ]);
   const js = bundle.outputFiles[0]?.text;

@@ -6,9 +6,10 @@
  *   test), `haproxy` and `nginx` (the whole-topology stacks), `iproute2` (`ss`, the listen-backlog
  *   test). Installed with apt-get when running as root; otherwise one line names what is missing and
  *   the command that installs it, and the tests do not start.
- * - Built with Go (≥ 1.24; Debian 12's golang-go is too old) into `.data/bin/`: the local
- *   MongoDB-compatible server (`infra/mongo/`), k6 (`bench/k6/build.ts`), each once, and the lean
- *   load driver (`bench/driver/build.ts`), again whenever its sources change.
+ * - Built with Go (≥ 1.26; Debian 12's golang-go is too old) into `.data/bin/`: the local
+ *   MongoDB-compatible server (`infra/mongo/`), k6 (`bench/k6/build.ts`), and helm with the
+ *   manifest validator that check the Helm chart (`deploy/helm/build.ts`), each once; the lean load
+ *   driver (`bench/driver/build.ts`), again whenever its sources change.
  *
  * Quick when everything is there: a few `command -v` checks and two version checks.
  *
@@ -20,6 +21,7 @@ import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { buildDriver } from '../bench/driver/build.ts';
 import { buildK6 } from '../bench/k6/build.ts';
+import { buildHelm, buildValidator } from '../deploy/helm/build.ts';
 import { build as buildMongo } from '../infra/mongo/server.ts';
 
 /** A Debian package and how to tell it is installed (a command, or a file in an sbin directory). */
@@ -74,7 +76,7 @@ function installPackages(): boolean {
 function findGo(): boolean {
   if (!has('go') && existsSync(`${GO_BIN}/go`)) process.env['PATH'] = `${GO_BIN}:${process.env['PATH'] ?? ''}`;
   if (has('go')) return true;
-  say("missing Go ≥ 1.24 (to build the local MongoDB-compatible server, k6 and the load driver): install Go's own release into /usr/local/go (Debian 12's golang-go is too old)");
+  say("missing Go ≥ 1.26 (to build the local MongoDB-compatible server, k6, the load driver and helm): install Go's own release into /usr/local/go (Debian 12's golang-go is too old)");
   return false;
 }
 
@@ -85,6 +87,8 @@ async function main(): Promise<number> {
   await buildMongo();
   await buildK6(say);
   await buildDriver(say);
+  await buildHelm(say);
+  await buildValidator(say);
   const took = Date.now() - started;
   if (took > 2000) say(`built what was missing into .data/bin/ in ${(took / 1000).toFixed(0)} s`);
   return 0;
