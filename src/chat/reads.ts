@@ -52,9 +52,12 @@ export class ReadService {
     return counts.map((c) => ({ lastRead: c.lastRead ?? 0, unread: c.unread }));
   }
 
-  /** Who has read the room how far: every member of a direct room or group; in a public room only `user`. */
+  /**
+   * Who has read the room how far, sorted by user: every member of a direct room or group (0 for
+   * those who have not read it); in a public room only `user`.
+   */
   async positions(user: string, room: string, kind: RoomKind): Promise<{ user: string; seq: number }[]> {
-    const users = kind.kind === 'public' ? [user] : kind.kind === 'direct' ? [...kind.users] : await this.#groupMembers(kind.id);
+    const users = kind.kind === 'public' ? [user] : kind.kind === 'direct' ? [...kind.users] : (await this.#groupMembers(kind.id)).sort();
     const seqs = await this.#positions(room, users);
     return users.map((u, i) => ({ user: u, seq: seqs[i] ?? 0 }));
   }
