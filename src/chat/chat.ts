@@ -41,7 +41,7 @@ export class Chat {
   constructor(stores: Stores, opts: ChatOptions) {
     this.#stores = stores;
     this.reads = new ReadService(stores.reads, stores.durableReads, (id) => this.groups.members(id), opts.metrics);
-    this.conversations = new ConversationService(stores.conversations, stores.log, this.reads);
+    this.conversations = new ConversationService(stores.conversations, this.reads);
     this.posting = new Posting(stores.log, this.conversations, opts.metrics, opts.postRate);
     this.history = new History(stores.log, stores.archive);
     this.groups = new GroupService(stores.groups, this.conversations, opts.metrics);

@@ -2,7 +2,6 @@
 import { log } from '../log.ts';
 import type { Message, RoomKind } from '@parley/client/wire';
 import type { Conversations } from '../conversations/types.ts';
-import type { RoomLog } from '../rooms/types.ts';
 import { concerned } from './access.ts';
 import { backendError } from './backend.ts';
 import type { ReadService } from './reads.ts';
@@ -15,12 +14,10 @@ const MAX_ITEMS = 1000;
 
 export class ConversationService {
   readonly #conversations: Conversations;
-  readonly #log: RoomLog;
   readonly #reads: ReadService;
 
-  constructor(conversations: Conversations, log: RoomLog, reads: ReadService) {
+  constructor(conversations: Conversations, reads: ReadService) {
     this.#conversations = conversations;
-    this.#log = log;
     this.#reads = reads;
   }
 
@@ -50,14 +47,15 @@ export class ConversationService {
 
   /**
    * The user's rooms with each one's position, last message, read position and unread count, most
-   * recently active first: two batched reads after the list (one round trip per shard each).
+   * recently active first: one batched read after the list (one script per room, one round trip
+   * per shard).
    */
   async list(user: string): Promise<ConversationItem[]> {
     const rooms = await this.#conversations.list(user, MAX_ITEMS).catch(backendError('conversations'));
-    const [latest, reads] = await Promise.all([this.#log.latest(rooms).catch(backendError('latest')), this.#reads.unread(user, rooms)]);
+    const reads = await this.#reads.unread(user, rooms);
     const items = rooms.map((room, order) => {
-      const { seq, message } = latest[order] ?? { seq: 0 };
-      const { lastRead, unread } = reads[order] ?? { lastRead: 0, unread: 0 };
+      const { lastRead, unread, latest } = reads[order] ?? { lastRead: 0, unread: 0, latest: { seq: 0 } };
+      const { seq, message } = latest;
       const item: ConversationItem = message ? { room, seq, lastMessage: message, lastRead, unread } : { room, seq, lastRead, unread };
       return { item, ts: message?.ts ?? 0, order };
     });

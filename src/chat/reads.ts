@@ -6,10 +6,13 @@
 import { log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RoomKind } from '@parley/client/wire';
-import type { DurableReads, MarkResult, ReadHandler, ReadState } from '../reads/types.ts';
+import type { DurableReads, MarkResult, ReadHandler, ReadState, UnreadCount } from '../reads/types.ts';
 import { backendError } from './backend.ts';
 
-export type RoomRead = { lastRead: number; unread: number };
+import type { Latest } from '../rooms/types.ts';
+
+/** A room in the conversation list: the user's position, the unread count, the room's last message. */
+export type RoomRead = { lastRead: number; unread: number; latest: Latest };
 
 export class ReadService {
   readonly #reads: ReadState;
@@ -40,16 +43,19 @@ export class ReadService {
     return seq ?? 0;
   }
 
-  /** Position and unread count of each room, in the order asked (see `ReadState.unread`). */
+  /** Position, unread count and last message of each room, in the order asked (see `ReadState.unread`). */
   async unread(user: string, rooms: readonly string[]): Promise<RoomRead[]> {
     const counts = await this.#reads.unread(user, rooms).catch(backendError('unread'));
     const missing = rooms.filter((_, i) => counts[i]?.lastRead === null);
     const found = await this.#fromDurable(missing, (m) => this.#durable?.get(user, m), (room, seq) => ({ user, room, seq }));
     if (found.length > 0) {
       const again = await this.#reads.unread(user, found).catch(backendError('unread'));
-      for (const [j, room] of found.entries()) counts[rooms.indexOf(room)] = again[j] ?? { lastRead: 0, unread: 0 };
+      for (const [j, room] of found.entries()) {
+        const i = rooms.indexOf(room);
+        counts[i] = again[j] ?? (counts[i] as UnreadCount);
+      }
     }
-    return counts.map((c) => ({ lastRead: c.lastRead ?? 0, unread: c.unread }));
+    return counts.map((c) => ({ lastRead: c.lastRead ?? 0, unread: c.unread, latest: c.latest }));
   }
 
   /**

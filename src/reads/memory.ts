@@ -15,6 +15,8 @@ type Room = {
   uncounted: number[];
   /** User → position. */
   reads: Map<string, number>;
+  /** The last message appended. */
+  last: Message | null;
 };
 
 export type MemoryReadStateOptions = {
@@ -36,6 +38,7 @@ export class MemoryReadState implements ReadState {
   appended(message: Message): void {
     const room = this.#room(message.room);
     room.head = Math.max(room.head, message.seq);
+    room.last = message;
     let own = room.own.get(message.from);
     if (!own) room.own.set(message.from, (own = []));
     own.push(message.seq);
@@ -67,11 +70,12 @@ export class MemoryReadState implements ReadState {
     this.#check();
     return rooms.map((name) => {
       const room = this.#rooms.get(name);
-      if (!room) return { lastRead: null, unread: 0 };
+      if (!room) return { lastRead: null, unread: 0, latest: { seq: 0 } };
       const stored = room.reads.get(user);
       const last = Math.min(stored ?? 0, room.head);
       const n = room.head - last - countAfter(room.own.get(user) ?? [], last) - countAfter(room.uncounted, last);
-      return { lastRead: stored ?? null, unread: Math.min(UNREAD_CAP, Math.max(0, n)) };
+      const latest = room.last ? { seq: room.head, message: room.last } : { seq: room.head };
+      return { lastRead: stored ?? null, unread: Math.min(UNREAD_CAP, Math.max(0, n)), latest };
     });
   }
 
@@ -109,7 +113,7 @@ export class MemoryReadState implements ReadState {
 
   #room(name: string): Room {
     let room = this.#rooms.get(name);
-    if (!room) this.#rooms.set(name, (room = { head: 0, own: new Map(), uncounted: [], reads: new Map() }));
+    if (!room) this.#rooms.set(name, (room = { head: 0, own: new Map(), uncounted: [], reads: new Map(), last: null }));
     return room;
   }
 

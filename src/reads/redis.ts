@@ -17,6 +17,7 @@
 import type { Cluster } from 'ioredis';
 import { log } from '../log.ts';
 import * as ReadPositions from '../redis/codecs/read-positions.ts';
+import * as RoomLogEntries from '../redis/codecs/room-log.ts';
 import { unavailable } from '../redis/connection.ts';
 import { runScript, script } from '../redis/script.ts';
 import { roomKeys } from '../rooms/redis-scripts.ts';
@@ -43,8 +44,8 @@ return {1, want}
 `);
 
 /**
- * Unread. KEYS: seq, reads, own index of the user, uncounted. ARGV: user.
- * Returns { has position (0|1), position, unread capped }.
+ * Unread. KEYS: seq, reads, own index of the user, uncounted, log. ARGV: user.
+ * Returns { has position (0|1), position, unread capped, head, last entry's fields or nil }.
  */
 const UNREAD = script(`
 local head = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -54,7 +55,8 @@ local from = '(' .. string.format('%d', last)
 local n = head - last - redis.call('ZCOUNT', KEYS[3], from, '+inf') - redis.call('ZCOUNT', KEYS[4], from, '+inf')
 if n < 0 then n = 0 end
 if n > ${UNREAD_CAP} then n = ${UNREAD_CAP} end
-return {stored and 1 or 0, tonumber(stored or '0'), n}
+local last = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)[1]
+return {stored and 1 or 0, tonumber(stored or '0'), n, head, last and last[2] or false}
 `);
 
 /** Seed. KEYS: reads. ARGV: user, seq. Sets the position only where none is stored. */
@@ -103,12 +105,21 @@ export class RedisReadState implements ReadState {
     const replies = await Promise.all(
       rooms.map((room) => {
         const k = roomKeys(room);
-        return runScript(this.#redis, UNREAD, [k.seq, k.reads, k.own(user), k.uncounted], [user]);
+        return runScript(this.#redis, UNREAD, [k.seq, k.reads, k.own(user), k.uncounted, k.log], [user]);
       }),
     ).catch(unavailable);
     return replies.map((reply) => {
-      if (!Array.isArray(reply) || typeof reply[1] !== 'number' || typeof reply[2] !== 'number') throw new Error('unread: unexpected reply');
-      return { lastRead: reply[0] === 1 ? reply[1] : null, unread: reply[2] };
+      if (!Array.isArray(reply) || typeof reply[1] !== 'number' || typeof reply[2] !== 'number' || typeof reply[3] !== 'number') {
+        throw new Error('unread: unexpected reply');
+      }
+      let latest: UnreadCount['latest'] = { seq: reply[3] };
+      if (reply[4] !== null && reply[4] !== undefined) {
+        // A message's seq is its entry's, so the last entry gives both (as `RoomLog.latest`).
+        const message = RoomLogEntries.decode(reply[4]);
+        if (!message) throw new Error('unread: stored message does not parse');
+        latest = { seq: message.seq, message };
+      }
+      return { lastRead: reply[0] === 1 ? reply[1] : null, unread: reply[2], latest };
     });
   }
 

@@ -16,6 +16,8 @@
  * behind it and of nobody else. Each term is one counter read or one range count: O(log n).
  */
 
+import type { Latest } from '../rooms/types.ts';
+
 /** The unread count is exact up to this and says this beyond (docs/protocol.md). */
 export const UNREAD_CAP = 1000;
 
@@ -28,8 +30,12 @@ export const UNREAD_WINDOW = 2000;
 /** What `mark` did: `seq` is the stored position afterwards; `moved` when it went forward. */
 export type MarkResult = { seq: number; moved: boolean };
 
-/** A user's position in a room (`null`: none stored) and the unread count from it (or from 0). */
-export type UnreadCount = { lastRead: number | null; unread: number };
+/**
+ * A user's position in a room (`null`: none stored), the unread count from it (or from 0), and the
+ * room's latest seq and last message (as `RoomLog.latest` answers them): everything the conversation
+ * list shows of a room, so that it reads each room once.
+ */
+export type UnreadCount = { lastRead: number | null; unread: number; latest: Latest };
 
 /** A `read` event, as every connection of the user (and, as a receipt, other members) gets it. */
 export type ReadEvent = { room: string; user: string; seq: number };
@@ -48,9 +54,10 @@ export interface ReadState {
   mark(user: string, room: string, seq: number, opts: { receipts: boolean }): Promise<MarkResult>;
 
   /**
-   * For each room, in the order asked: the user's position (`null` when none is stored) and the
-   * unread count from it (from 0 without one), capped at `UNREAD_CAP`. One batched round: one round
-   * trip per shard, whatever the number of rooms.
+   * For each room, in the order asked: the user's position (`null` when none is stored), the unread
+   * count from it (from 0 without one) capped at `UNREAD_CAP`, and the room's latest seq and last
+   * message. One batched round: one round trip per shard, whatever the number of rooms; a room
+   * without a log answers seq 0 and is not created.
    */
   unread(user: string, rooms: readonly string[]): Promise<UnreadCount[]>;
 

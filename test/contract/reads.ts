@@ -23,6 +23,8 @@ export function readStateContract(name: string, make: ReadStateFactory): void {
     const res = new Resources();
     afterEach(() => res.cleanup());
     const use = async (peerOf?: Made) => res.track(await make(peerOf));
+    /** `unread` without the rooms' last messages (checked on their own below). */
+    const countsOf = async (reads: ReadState, user: string, rooms: string[]) => (await reads.unread(user, rooms)).map(({ lastRead, unread }) => ({ lastRead, unread }));
     const post = async (log: RoomLog, room: string, from: string, n = 1) => {
       for (let i = 0; i < n; i++) await log.append(room, { from, text: `m${i}` });
     };
@@ -45,14 +47,14 @@ export function readStateContract(name: string, make: ReadStateFactory): void {
       await post(log, room, bob, 3);
       await post(log, room, alice, 2);
       await post(log, room, bob, 1);
-      expect(await reads.unread(alice, [room])).toEqual([{ lastRead: null, unread: 4 }]);
-      expect(await reads.unread(bob, [room])).toEqual([{ lastRead: null, unread: 2 }]);
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: null, unread: 4 }]);
+      expect(await countsOf(reads, bob, [room])).toEqual([{ lastRead: null, unread: 2 }]);
       await reads.mark(alice, room, 2, PUBLIC);
-      expect(await reads.unread(alice, [room])).toEqual([{ lastRead: 2, unread: 2 }]);
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: 2, unread: 2 }]);
       await reads.mark(alice, room, 5, PUBLIC);
-      expect(await reads.unread(alice, [room])).toEqual([{ lastRead: 5, unread: 1 }]);
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: 5, unread: 1 }]);
       await reads.mark(alice, room, 6, PUBLIC);
-      expect(await reads.unread(alice, [room])).toEqual([{ lastRead: 6, unread: 0 }]);
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: 6, unread: 0 }]);
     });
 
     it('matches a brute-force count of the log under interleaved posts and reads', async () => {
@@ -74,7 +76,7 @@ export function readStateContract(name: string, make: ReadStateFactory): void {
           position.set(who, Math.max(position.get(who) ?? 0, Math.min(seq, authors.length)));
         }
       }
-      const counts = await Promise.all(users.map((u) => reads.unread(u, [room])));
+      const counts = await Promise.all(users.map((u) => countsOf(reads, u, [room])));
       users.forEach((u, i) => {
         const last = position.get(u) ?? 0;
         const brute = authors.filter((from, j) => j + 1 > last && from !== u).length;
@@ -86,9 +88,9 @@ export function readStateContract(name: string, make: ReadStateFactory): void {
       const { reads, log } = await use();
       const [room, alice] = [uid('room'), uid('alice')];
       await Promise.all(Array.from({ length: 1003 }, (_, i) => log.append(room, { from: 'bob', text: `m${i}` })));
-      expect((await reads.unread(alice, [room]))[0]?.unread).toBe(1000);
+      expect((await countsOf(reads, alice, [room]))[0]?.unread).toBe(1000);
       await reads.mark(alice, room, 4, PUBLIC);
-      expect((await reads.unread(alice, [room]))[0]?.unread).toBe(999);
+      expect((await countsOf(reads, alice, [room]))[0]?.unread).toBe(999);
     });
 
     it('answers many rooms in one call, in the order asked, rooms without messages included', async () => {
@@ -97,10 +99,20 @@ export function readStateContract(name: string, make: ReadStateFactory): void {
       const rooms = Array.from({ length: 30 }, () => uid('room'));
       await Promise.all(rooms.map((r, i) => post(log, r, 'bob', i % 4)));
       await reads.mark(alice, rooms[3] as string, 1, PUBLIC);
-      const counts = await reads.unread(alice, [...rooms, uid('never')]);
+      const counts = await countsOf(reads, alice, [...rooms, uid('never')]);
       expect(counts).toHaveLength(31);
       rooms.forEach((_, i) => expect(counts[i]).toEqual(i === 3 ? { lastRead: 1, unread: 2 } : { lastRead: null, unread: i % 4 }));
       expect(counts[30]).toEqual({ lastRead: null, unread: 0 });
+    });
+
+    it('answers each room\'s latest seq and last message as the room log does', async () => {
+      const { reads, log } = await use();
+      const rooms = [uid('room'), uid('room'), uid('room')];
+      await post(log, rooms[0] as string, 'bob', 3);
+      await post(log, rooms[1] as string, 'carol', 1);
+      const asked = [...rooms, uid('never')];
+      expect((await reads.unread(uid('alice'), asked)).map((c) => c.latest)).toEqual(await log.latest(asked));
+      expect((await reads.unread('bob', [rooms[0] as string]))[0]?.latest).toMatchObject({ seq: 3, message: { seq: 3, from: 'bob', text: 'm2' } });
     });
 
     it('tells the user\'s watchers on every instance of each move, and of nothing else', async () => {
@@ -151,8 +163,8 @@ export function readStateContract(name: string, make: ReadStateFactory): void {
       await reads.mark(alice, room, 4, PUBLIC);
       await reads.seed([{ user: alice, room, seq: 2 }, { user: bob, room, seq: 3 }, { user: 'dave', room, seq: 0 }]);
       expect(await reads.positions(room, [alice, bob, 'dave', 'erin'])).toEqual([4, 3, 0, null]);
-      expect(await reads.unread(bob, [room])).toEqual([{ lastRead: 3, unread: 2 }]);
-      expect(await reads.unread('dave', [room])).toEqual([{ lastRead: 0, unread: 5 }]);
+      expect(await countsOf(reads, bob, [room])).toEqual([{ lastRead: 3, unread: 2 }]);
+      expect(await countsOf(reads, 'dave', [room])).toEqual([{ lastRead: 0, unread: 5 }]);
       expect(await reads.mark(bob, room, 5, PUBLIC)).toEqual({ seq: 5, moved: true });
     });
   });
