@@ -1,6 +1,7 @@
 /**
  * Read state on Redis Cluster. Everything the unread count needs lives under the room's hash tag
- * (`roomKeys` in src/rooms/redis-scripts.ts), so one script per room answers it:
+ * (`roomKeys` in src/rooms/redis-scripts.ts), so one script per room answers it, together with the
+ * room's last message (the conversation list reads each room once):
  *
  * - `parley:{<room>}:reads` hash user → position;
  * - `parley:{<room>}:seq` the room's head, `parley:{<room>}:own:<user>` and `parley:{<room>}:uncounted`
