@@ -12,6 +12,7 @@ import { healthRoutes } from '../routes/health.ts';
 import { historyRoutes } from '../routes/history.ts';
 import { metricsRoutes } from '../routes/metrics.ts';
 import { presenceRoutes } from '../routes/presence.ts';
+import { readRoutes } from '../routes/reads.ts';
 import type { AppState } from '../routes/types.ts';
 import { wsRoutes } from '../routes/ws.ts';
 import { Chat } from './chat/chat.ts';
@@ -96,6 +97,7 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
   authed.route('/', presenceRoutes(chat));
   authed.route('/', conversationRoutes(chat));
   authed.route('/', groupRoutes(chat));
+  authed.route('/', readRoutes(chat));
   app.route('/', authed);
 
   const stopLag = watchLoopLag(metrics.loopLag);

@@ -9,6 +9,9 @@ import { MemoryPresence } from './presence/memory.ts';
 import { RedisPresence } from './presence/redis.ts';
 import { MemoryRoomLog } from './rooms/memory.ts';
 import { RedisRoomLog } from './rooms/redis.ts';
+import { MemoryReadState } from './reads/memory.ts';
+import { MongoReads } from './reads/mongo.ts';
+import { RedisReadState } from './reads/redis.ts';
 import { MongoArchive } from './archive/mongo.ts';
 import { log } from './log.ts';
 import { MongoLink, redact } from './mongo/connection.ts';
@@ -26,16 +29,19 @@ export async function createStores(config: Config): Promise<Stores> {
     throw new ConfigError('MONGO_URL: needs REDIS_CLUSTER_NODES (the workers that fill MongoDB read from Redis)');
   }
   if (config.redisNodes) return redisStores(config, config.redisNodes);
-  // The log asks the groups store about membership in the same step as a group room's append; the
-  // groups store publishes its `member` events through the log.
+  // The log asks the groups store about membership in the same step as a group room's append, and
+  // tells the read state of each message; both publish their events through the log.
   const log: MemoryRoomLog = new MemoryRoomLog({
     hotWindow: config.hotWindow,
     idempotencyTtlMs: config.idempotencyTtlMs,
     isMember: (room, user) => groups.isMember(room, user),
+    onAppend: (message) => reads.appended(message),
   });
   const groups = new MemoryGroups(log);
+  const reads = new MemoryReadState({ signal: (room, event) => log.signal(room, event) });
   const stores = {
     log,
+    reads,
     // Refreshed every half interval by the presence round (app.ts).
     presence: new MemoryPresence({ ttlMs: config.heartbeatMs }),
     conversations: new MemoryConversations(),
@@ -45,6 +51,7 @@ export async function createStores(config: Config): Promise<Stores> {
     ...stores,
     users: null,
     archive: null,
+    durableReads: null,
     backend: 'memory',
     healthy: () => true,
     close: () => closeAll(stores),
@@ -52,8 +59,8 @@ export async function createStores(config: Config): Promise<Stores> {
   };
 }
 
-async function closeAll(stores: Pick<Stores, 'log' | 'presence' | 'conversations' | 'groups'>): Promise<void> {
-  await Promise.allSettled([stores.log.close(), stores.presence.close(), stores.conversations.close(), stores.groups.close()]);
+async function closeAll(stores: Pick<Stores, 'log' | 'presence' | 'conversations' | 'groups' | 'reads'>): Promise<void> {
+  await Promise.allSettled([stores.log.close(), stores.presence.close(), stores.conversations.close(), stores.groups.close(), stores.reads.close()]);
 }
 
 /**
@@ -69,11 +76,13 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
     presence: new RedisPresence(cluster, { ttlMs: config.heartbeatMs }),
     conversations: new RedisConversations(cluster),
     groups: new RedisGroups(cluster),
+    reads: new RedisReadState(cluster),
   };
   return {
     ...stores,
     users: mongo ? new MongoUserStore(mongo.db) : null,
     archive: mongo ? new MongoArchive(mongo.db) : null,
+    durableReads: mongo ? new MongoReads(mongo.db) : null,
     backend: 'redis',
     healthy: health.healthy,
     counters: () => ({
@@ -82,6 +91,8 @@ async function redisStores(config: Config, nodes: string[]): Promise<Stores> {
       log_malformed: stores.log.stats.malformed,
       log_handler_errors: stores.log.stats.handlerErrors,
       archive_feed_failures: stores.log.feedFailures,
+      reads_notify_failures: stores.reads.stats.notifyFailures,
+      reads_malformed: stores.reads.stats.malformed,
     }),
     close: async () => {
       health.stop();

@@ -66,6 +66,18 @@ export function createMetrics(instance: string, storeCounters: () => Record<stri
       labelNames: ['op', 'outcome'] as const,
       registers: [registry],
     }),
+    reads: new Counter({
+      name: 'parley_reads_total',
+      help: 'Read frames stored, by outcome (moved: the position went forward; unchanged: it was behind or equal)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    readFallbacks: new Counter({
+      name: 'parley_read_fallbacks_total',
+      help: 'Read positions Redis did not hold, looked up in MongoDB, by outcome (found, none, failed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     appended: new Counter({ name: 'parley_messages_total', help: 'Messages appended', registers: [registry] }),
     deliveryLatency: new Histogram({
       name: 'parley_delivery_latency_seconds',

@@ -152,3 +152,36 @@ export class WorkerLoop {
     });
   }
 }
+
+/**
+ * Several jobs run by one worker as one (the presence worker also copies read positions): each
+ * round runs every job's round in turn; init and close cover them all. The status is the first
+ * job's (the worker's own), with each other job's under its name.
+ */
+export class Jobs implements Job {
+  readonly #jobs: Record<string, Job>;
+
+  constructor(jobs: Record<string, Job>) {
+    this.#jobs = jobs;
+  }
+
+  async init(): Promise<void> {
+    for (const job of Object.values(this.#jobs)) await job.init();
+  }
+
+  async round(): Promise<number> {
+    let done = 0;
+    for (const job of Object.values(this.#jobs)) done += await job.round();
+    return done;
+  }
+
+  status(): Record<string, unknown> {
+    const [first, ...rest] = Object.values(this.#jobs);
+    const names = Object.keys(this.#jobs).slice(1);
+    return { ...first?.status(), ...Object.fromEntries(rest.map((job, i) => [names[i], job.status()])) };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(Object.values(this.#jobs).map((job) => job.close()));
+  }
+}

@@ -25,7 +25,8 @@ export type MetricName = { name: string; help: string };
 
 /** What a stream job reads, and how it reports it. */
 export type StreamJobSpec<T> = {
-  kind: WorkerKind;
+  /** The job's name in the log (the worker's kind, or another job the worker also runs). */
+  kind: WorkerKind | 'reads';
   /** The consumer group, shared by every worker of the kind. */
   group: string;
   /** The streams and their entry format. */

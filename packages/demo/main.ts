@@ -6,7 +6,7 @@
 import { ParleyClient, type ClientState, type Group, type MemberEvent } from '@parley/client';
 import { parseRoom, type Member, type Message } from '@parley/client/wire';
 
-type RoomView = { messages: Message[]; unread: number };
+type RoomView = { messages: Message[] };
 
 /** How many messages a room keeps in the page; older ones are dropped from view. */
 const KEEP = 500;
@@ -54,6 +54,9 @@ const ui = {
   notice: $<HTMLElement>('notice'),
 };
 
+/** "Seen by …": the last item of the message list, right under the last message. */
+const seen = Object.assign(el('li', 'seen'), { id: 'seen' });
+
 const views = new Map<string, RoomView>();
 /** Groups the page knows (title, owner, roles), by room `grp:<id>`; kept in step by `member` events. */
 const groups = new Map<string, Group>();
@@ -96,13 +99,15 @@ function renderState(state: ClientState): void {
 
 function renderRooms(): void {
   ui.rooms.replaceChildren(
-    ...[...views].map(([room, view]) => {
+    ...[...views.keys()].map((room) => {
       const li = el('li');
       li.dataset['room'] = room;
       if (groupId(room) !== undefined) li.dataset['kind'] = 'group';
       li.setAttribute('aria-current', String(room === active));
       li.append(el('span', 'label', roomLabel(room)));
-      if (view.unread > 0) li.append(el('span', 'unread', String(view.unread)));
+      // The server's count (v1.1 read state): it follows reads made on the user's other devices too.
+      const unread = client?.unread(room) ?? 0;
+      if (unread > 0 && room !== active) li.append(el('span', 'unread', unread >= 1000 ? '999+' : String(unread)));
       li.addEventListener('click', () => select(room));
       return li;
     }),
@@ -123,6 +128,24 @@ function renderMessages(): void {
   const view = active ? views.get(active) : undefined;
   ui.messages.replaceChildren(...(view?.messages ?? []).map(messageItem));
   ui.messages.scrollTop = ui.messages.scrollHeight;
+  renderSeen();
+}
+
+/** "Seen by …" under the last message of a direct room or group: the others who read up to it. */
+function renderSeen(): void {
+  const last = active ? views.get(active)?.messages.at(-1) : undefined;
+  ui.messages.append(seen);
+  if (!client || !active || !last || parseRoom(active)?.kind === 'public') {
+    seen.textContent = '';
+    return;
+  }
+  const who = client.readers(active).filter((r) => r.seq >= last.seq && r.user !== last.from && r.user !== me);
+  seen.textContent = who.length > 0 ? `Seen by ${who.map((r) => r.user).join(', ')}` : '';
+}
+
+/** The user is looking at the active room: it is read up to its latest message. */
+function markActiveRead(): void {
+  if (client && active && document.visibilityState === 'visible') client.markRead(active);
 }
 
 /** The own role in the active room's group; undefined outside groups (or before the group is read). */
@@ -214,14 +237,13 @@ function dropRoom(room: string): void {
 
 function select(room: string): void {
   active = room;
-  const view = views.get(room);
-  if (view) view.unread = 0;
   ui.title.textContent = roomLabel(room);
   ui.typing.textContent = '';
   ui.text.disabled = ui.send.disabled = ui.leave.disabled = false;
   renderRooms();
   renderMessages();
   renderMembers();
+  markActiveRead();
   ui.text.focus();
 }
 
@@ -230,14 +252,12 @@ function onMessage(m: Message): void {
   if (!view) return;
   view.messages.push(m);
   if (view.messages.length > KEEP) view.messages.splice(0, view.messages.length - KEEP);
-  if (m.room !== active) {
-    view.unread++;
-    renderRooms();
-    return;
-  }
+  if (m.room !== active) return; // its badge follows the `unread` event
   ui.messages.append(messageItem(m));
-  while (ui.messages.childElementCount > KEEP) ui.messages.firstElementChild?.remove();
+  while (ui.messages.childElementCount > KEEP + 1) ui.messages.firstElementChild?.remove();
+  renderSeen();
   ui.messages.scrollTop = ui.messages.scrollHeight;
+  markActiveRead();
 }
 
 function start(name: string): void {
@@ -252,9 +272,10 @@ function start(name: string): void {
   c.on('joined', (j) => {
     // A resumed room keeps what it shows; missed messages arrive as `message` events.
     if (!j.resumed || !views.has(j.room)) {
-      const unread = j.messages.filter((m) => m.from !== me).length;
-      views.set(j.room, { messages: j.messages.slice(-KEEP), unread });
+      views.set(j.room, { messages: j.messages.slice(-KEEP) });
       if (!groups.has(j.room)) loadGroup(c, j.room);
+      // Who has read how far, for "Seen by" (receipts keep it current from now on).
+      if (parseRoom(j.room)?.kind !== 'public') c.fetchReaders(j.room).then(() => j.room === active && renderSeen(), () => undefined);
     }
     if (active === null || selectOnJoin === j.room) {
       selectOnJoin = null;
@@ -265,11 +286,15 @@ function start(name: string): void {
     }
   });
   c.on('reset', (r) => {
-    views.set(r.room, { messages: r.messages.slice(-KEEP), unread: 0 });
+    views.set(r.room, { messages: r.messages.slice(-KEEP) });
     if (r.room === active) renderMessages();
     notice(`${roomLabel(r.room)} was reset; showing the latest messages`);
   });
   c.on('message', onMessage);
+  c.on('unread', () => renderRooms());
+  c.on('read', (r) => {
+    if (r.room === active && r.user !== me) renderSeen();
+  });
   c.on('member', onMember);
   c.on('left', (l) => {
     if (l.reason !== 'removed') return;
@@ -419,6 +444,8 @@ ui.composer.addEventListener('submit', (ev) => {
     },
   );
 });
+
+document.addEventListener('visibilitychange', markActiveRead);
 
 ui.text.addEventListener('input', () => {
   const now = Date.now();

@@ -7,7 +7,8 @@
  * - `history`: pages over the hot log and the archive, and what a join answers with;
  * - `presence`: members, statuses, and the announcements of users coming and going;
  * - `conversations`: each user's list of rooms;
- * - `groups`: private groups, their members and roles.
+ * - `groups`: private groups, their members and roles;
+ * - `reads`: read positions, unread counts and receipts.
  */
 import type { Stores } from './stores.ts';
 import type { Metrics } from '../metrics.ts';
@@ -20,6 +21,7 @@ import { GroupService } from './groups.ts';
 import { History } from './history.ts';
 import { Posting } from './posting.ts';
 import { PresenceService } from './presence.ts';
+import { ReadService } from './reads.ts';
 
 export type ChatOptions = {
   metrics: Metrics;
@@ -33,11 +35,13 @@ export class Chat {
   readonly presence: PresenceService;
   readonly conversations: ConversationService;
   readonly groups: GroupService;
+  readonly reads: ReadService;
   readonly #stores: Stores;
 
   constructor(stores: Stores, opts: ChatOptions) {
     this.#stores = stores;
-    this.conversations = new ConversationService(stores.conversations, stores.log);
+    this.reads = new ReadService(stores.reads, stores.durableReads, (id) => this.groups.members(id), opts.metrics);
+    this.conversations = new ConversationService(stores.conversations, this.reads);
     this.posting = new Posting(stores.log, this.conversations, opts.metrics, opts.postRate);
     this.history = new History(stores.log, stores.archive);
     this.groups = new GroupService(stores.groups, this.conversations, opts.metrics);

@@ -2,15 +2,15 @@
 import { log } from '../log.ts';
 import type { Message, RoomKind } from '@parley/client/wire';
 import type { Conversations } from '../conversations/types.ts';
-import type { RoomLog } from '../rooms/types.ts';
 import { concerned } from './access.ts';
 import { backendError } from './backend.ts';
+import type { ReadService } from './reads.ts';
 
 /** One entry of `GET /v1/conversations`. */
-export type ConversationItem = { room: string; seq: number; lastMessage?: Message };
+export type ConversationItem = { room: string; seq: number; lastMessage?: Message; lastRead: number; unread: number };
 
-/** Rooms listed at most. */
-const MAX_ITEMS = 100;
+/** Rooms listed at most: all a user's list holds (src/conversations/: 1000). */
+const MAX_ITEMS = 1000;
 /**
  * A user's participation in a room is written at most this often per instance. The list is ordered
  * by each room's last message; the stored time only decides which rooms make the list, so a write
@@ -22,14 +22,14 @@ const RECORDED_MAX = 100_000;
 
 export class ConversationService {
   readonly #conversations: Conversations;
-  readonly #log: RoomLog;
+  readonly #reads: ReadService;
   readonly #now: () => number;
   /** `user\nroom` → when this instance last wrote it. */
   readonly #recorded = new Map<string, number>();
 
-  constructor(conversations: Conversations, log: RoomLog, now: () => number = Date.now) {
+  constructor(conversations: Conversations, reads: ReadService, now: () => number = Date.now) {
     this.#conversations = conversations;
-    this.#log = log;
+    this.#reads = reads;
     this.#now = now;
   }
 
@@ -66,13 +66,19 @@ export class ConversationService {
     this.#conversations.remove(user, room).catch((err) => log.warn('conversation update failed', { room, err }));
   }
 
-  /** The user's rooms with each one's position and last message, most recently active first. */
+  /**
+   * The user's rooms with each one's position, last message, read position and unread count, most
+   * recently active first: one batched read after the list (one script per room, one round trip
+   * per shard).
+   */
   async list(user: string): Promise<ConversationItem[]> {
     const rooms = await this.#conversations.list(user, MAX_ITEMS).catch(backendError('conversations'));
-    const latest = await this.#log.latest(rooms).catch(backendError('latest'));
+    const reads = await this.#reads.unread(user, rooms);
     const items = rooms.map((room, order) => {
-      const { seq, message } = latest[order] ?? { seq: 0 };
-      return { item: message ? { room, seq, lastMessage: message } : { room, seq }, ts: message?.ts ?? 0, order };
+      const { lastRead, unread, latest } = reads[order] ?? { lastRead: 0, unread: 0, latest: { seq: 0 } };
+      const { seq, message } = latest;
+      const item: ConversationItem = message ? { room, seq, lastMessage: message, lastRead, unread } : { room, seq, lastRead, unread };
+      return { item, ts: message?.ts ?? 0, order };
     });
     items.sort((a, b) => b.ts - a.ts || a.order - b.order);
     return items.map((i) => i.item);

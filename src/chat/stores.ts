@@ -6,6 +6,7 @@ import type { Archive } from '../archive/types.ts';
 import type { Conversations } from '../conversations/types.ts';
 import type { Groups } from '../groups/types.ts';
 import type { Presence } from '../presence/types.ts';
+import type { DurableReads, ReadState } from '../reads/types.ts';
 import type { RoomLog } from '../rooms/types.ts';
 import type { UserStore } from '../users/types.ts';
 
@@ -15,6 +16,10 @@ export type Stores = {
   conversations: Conversations;
   /** Private groups' members and roles; shares the group rooms with `log`. */
   groups: Groups;
+  /** Read positions and unread counts (v1.1); shares the rooms' head and index with `log`. */
+  reads: ReadState;
+  /** Durable read positions (MongoDB, filled by the presence worker); null without MONGO_URL. */
+  durableReads: DurableReads | null;
   /** Durable last-seen times (MongoDB, filled by the presence worker); null without MONGO_URL. */
   users: UserStore | null;
   /** Durable message history (MongoDB, filled by the archive worker); null without MONGO_URL. */

@@ -34,6 +34,8 @@ export const SendFrame = v.object({
   cid: v.optional(cid),
 });
 export const TypingFrame = v.object({ type: v.literal('typing'), room: roomName });
+/** v1.1: the user has read `room` up to `seq`. */
+export const ReadFrame = v.object({ type: v.literal('read'), room: roomName, seq });
 export const HeartbeatFrame = v.object({
   type: v.literal('heartbeat'),
   id: v.optional(v.union([v.number(), v.pipe(v.string(), v.maxLength(64))])),
@@ -54,6 +56,7 @@ export const CLIENT_FRAMES = {
   leave: LeaveFrame,
   send: SendFrame,
   typing: TypingFrame,
+  read: ReadFrame,
   heartbeat: HeartbeatFrame,
   auth: AuthFrame,
 } as const;

@@ -15,6 +15,7 @@ import { type ClientFrame, parseClientFrame } from '../protocol/inbound.ts';
 import { Conn, type Hub } from './hub.ts';
 import type { SocketOps } from './runtime.ts';
 import { TokenClock } from './token-clock.ts';
+import { UserReads } from './user-reads.ts';
 
 type Frame<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
 
@@ -40,12 +41,14 @@ export class Sessions {
    */
   readonly #joins = new Map<string, Promise<void>>();
   readonly #clock: TokenClock;
+  readonly #userReads: UserReads;
 
   constructor(chat: Chat, hub: Hub, sockets: SocketOps, opts: SessionOptions) {
     this.#chat = chat;
     this.#hub = hub;
     this.#sockets = sockets;
     this.#opts = opts;
+    this.#userReads = new UserReads({ watch: (user, handler) => chat.reads.watch(user, handler), send: (conn, frame) => hub.send(conn, frame) });
     this.#clock = new TokenClock({
       graceMs: opts.tokenGraceMs,
       onExpired: (conn) => this.#error(conn, 'token_expired', `the token has expired; send a fresh one within ${opts.tokenGraceMs} ms`),
@@ -88,6 +91,7 @@ export class Sessions {
     const { instanceId, heartbeatMs, rates, metrics } = this.#opts;
     const conn = new Conn(connId, user, instanceId, ws, { send: rates.send.burst, typing: rates.typing.burst, join: rates.join.burst, abuse: ABUSE.burst }, Date.now());
     this.#hub.add(conn);
+    this.#userReads.add(conn);
     metrics.connectionsTotal.inc();
     this.#sockets.watchLiveness(ws, conn);
     // Written directly, never queued: `hello` is the first frame and is never part of a batch.
@@ -130,6 +134,8 @@ export class Sessions {
           return await this.#send(conn, frame);
         case 'typing':
           return await this.#typing(conn, frame);
+        case 'read':
+          return await this.#read(conn, frame);
         case 'heartbeat':
           return this.#hub.send(conn, frame.id === undefined ? { type: 'heartbeat', success: true } : { type: 'heartbeat', id: frame.id, success: true });
         case 'auth':
@@ -150,6 +156,7 @@ export class Sessions {
     this.#clock.disarm(conn);
     if (!this.#hub.conns.has(conn.id)) return;
     this.#opts.metrics.closes.inc({ code: closeLabel(code) });
+    this.#userReads.remove(conn);
     await this.#chat.presence.disconnect(conn, this.#hub.remove(conn));
   }
 
@@ -232,10 +239,10 @@ export class Sessions {
       // the subscription would otherwise go unseen, while one after it reaches the hub as an event.
       if (kind.kind === 'group') await chat.access(conn.user, room);
       const { first } = await chat.presence.enter(room, conn);
-      const { page, recovered } = await chat.history.forJoin(room, since);
+      const [{ page, recovered }, lastRead] = await Promise.all([chat.history.forJoin(room, since), chat.reads.lastRead(conn.user, room)]);
       const members = await chat.presence.members(room, kind, this.#opts.limits.groupRosterMax);
       if (conn.closed || !conn.inRoom(room)) return; // closed or left while joining
-      this.#hub.finishJoin(conn, room, { type: 'joined', room, epoch: page.epoch, seq: page.seq, recovered, messages: page.messages, members });
+      this.#hub.finishJoin(conn, room, { type: 'joined', room, epoch: page.epoch, seq: page.seq, recovered, messages: page.messages, members, lastRead });
       chat.conversations.record(conn.user, room, kind);
       if (first) await chat.presence.announceOnline(room, conn.user);
     } catch (err) {
@@ -269,6 +276,15 @@ export class Sessions {
     await this.#joinedOrRefused(conn, frame.room, `join ${frame.room.slice(0, 80)} first`);
     if (!this.#allow(conn, 'typing')) throw new AppError('rate_limited', 'too many typing events; slow down');
     await this.#chat.typing(frame.room, conn.user);
+  }
+
+  /**
+   * `read`: any room the user may read, joined or not. The socket hears of it, like the user's other
+   * sockets, through the user's read events (`UserReads`); nothing answers a read that did not move.
+   */
+  async #read(conn: Conn, frame: Frame<'read'>): Promise<void> {
+    const kind = conn.inRoom(frame.room) ? this.#chat.roomKind(conn.user, frame.room) : await this.#chat.access(conn.user, frame.room);
+    await this.#chat.reads.mark(conn.user, frame.room, kind, frame.seq);
   }
 
   /**

@@ -14,6 +14,11 @@ export type MemoryRoomLogOptions = {
    * room's append. Without it, group rooms take appends from anyone (the seam's own tests).
    */
   isMember?: (room: string, user: string) => boolean;
+  /**
+   * Told of every new message in the same synchronous step as its append (the read state's index,
+   * `MemoryReadState.appended`); must not throw.
+   */
+  onAppend?: (message: Message) => void;
 };
 
 type Room = {
@@ -38,14 +43,16 @@ export class MemoryRoomLog implements RoomLog {
   readonly #rooms = new Map<string, Room>();
   /** Names of rooms created by a read, oldest first, until their first message. */
   readonly #empty = new Set<string>();
-  readonly #opts: Required<Omit<MemoryRoomLogOptions, 'isMember'>>;
+  readonly #opts: Required<Omit<MemoryRoomLogOptions, 'isMember' | 'onAppend'>>;
   readonly #isMember: ((room: string, user: string) => boolean) | undefined;
+  readonly #onAppend: ((message: Message) => void) | undefined;
   #closed = false;
 
   constructor(opts: MemoryRoomLogOptions) {
-    const { isMember, ...rest } = opts;
+    const { isMember, onAppend, ...rest } = opts;
     this.#opts = { now: Date.now, ...rest };
     this.#isMember = isMember;
+    this.#onAppend = onAppend;
   }
 
   async append(roomName: string, input: AppendInput): Promise<AppendResult> {
@@ -76,6 +83,7 @@ export class MemoryRoomLog implements RoomLog {
     // Trim in steps, like XADD MAXLEN ~, so appends stay O(1) amortised.
     if (room.log.length > this.#opts.hotWindow + 64) room.log.splice(0, room.log.length - this.#opts.hotWindow);
     if (key !== undefined) room.sent.set(key, { message, at: now });
+    this.#onAppend?.(message);
     this.#deliver(room, { type: 'message', message });
     return { message, duplicate: false };
   }

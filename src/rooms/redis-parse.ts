@@ -45,6 +45,11 @@ export function parseEvent(raw: unknown): RoomEvent | null {
       if (role !== 'member' && role !== 'admin' && role !== null) return null;
       return { type: 'member', room, user, role, by };
     }
+    case 'read': {
+      const { room, user, seq } = v;
+      if (typeof room !== 'string' || typeof user !== 'string') return null;
+      return typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? { type: 'read', room, user, seq } : null;
+    }
     default:
       return null;
   }

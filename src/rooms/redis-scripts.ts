@@ -4,6 +4,7 @@
  * `{room}`, so one script acts on one shard atomically. The log stream's entries: see
  * `src/redis/codecs/room-log.ts`.
  */
+import { UNREAD_WINDOW } from '../reads/types.ts';
 import * as RoomLogEntries from '../redis/codecs/room-log.ts';
 import { script } from '../redis/script.ts';
 
@@ -26,6 +27,12 @@ export function roomKeys(room: string) {
     groupRoles: `${tag}:roles`,
     /** A group room's title and owner (src/groups/redis-scripts.ts). */
     group: `${tag}:group`,
+    /** Read positions: hash user → seq (src/reads/redis.ts). */
+    reads: `${tag}:reads`,
+    /** Sorted set of the seqs of `user`'s own text messages, the last UNREAD_WINDOW (written by APPEND). */
+    own: (user: string) => `${tag}:own:${user}`,
+    /** Sorted set of seqs that are not a live text message: not counted as unread (src/reads/types.ts). */
+    uncounted: `${tag}:uncounted`,
   };
 }
 
@@ -33,16 +40,17 @@ export function roomKeys(room: string) {
 const FIELD = RoomLogEntries.FIELD.message;
 
 /**
- * Append. KEYS: seq, epoch, log, cid key (unused without a cid), channel, and for a group room only
- * its members hash: the sender must be in it, checked in the same step (a removal is ordered either
- * before the check or after the message's publication). Public and direct rooms pass no sixth key
- * and pay nothing for it.
+ * Append. KEYS: seq, epoch, log, cid key (unused without a cid), channel, the sender's own-message
+ * index (read state's unread count: one ZADD, and a trim to the last UNREAD_WINDOW now and then),
+ * and for a group room only its members hash: the sender must be in it, checked in the same step
+ * (a removal is ordered either before the check or after the message's publication). Public and
+ * direct rooms pass no seventh key and pay nothing for it.
  * ARGV: room, from, text, cid ('' = none), has cid ('1'|'0'), new epoch, hot window, idempotency
  * TTL ms, publish ('1'|'0'; '0' only in tests that simulate a lost publication).
  * Returns { duplicate (0|1), message JSON }, or { 2, '' } when the sender is not a group member.
  */
 export const APPEND = script(`
-if KEYS[6] and redis.call('HEXISTS', KEYS[6], ARGV[2]) == 0 then return {2, ''} end
+if KEYS[7] and redis.call('HEXISTS', KEYS[7], ARGV[2]) == 0 then return {2, ''} end
 local hasCid = ARGV[5] == '1'
 if hasCid then
   local seen = redis.call('GET', KEYS[4])
@@ -64,6 +72,10 @@ if hasCid then json = json .. ',"cid":' .. cjson.encode(ARGV[4]) end
 json = json .. '}'
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], string.format('%d', seq) .. '-0', '${FIELD}', json)
 if hasCid then redis.call('SET', KEYS[4], json, 'PX', ARGV[8]) end
+local seqStr = string.format('%d', seq)
+if redis.call('ZADD', KEYS[6], seq, seqStr) == 1 and redis.call('ZCARD', KEYS[6]) > ${UNREAD_WINDOW + 64} then
+  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -${UNREAD_WINDOW + 1})
+end
 if ARGV[9] == '1' then
   redis.call('SPUBLISH', KEYS[5], '{"type":"message","message":' .. json .. '}')
 end

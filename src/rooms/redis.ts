@@ -74,7 +74,7 @@ export class RedisRoomLog implements RoomLog {
     this.#check();
     const k = roomKeys(room);
     const cid = input.cid ?? '';
-    const keys = [k.seq, k.epoch, k.log, k.cid(input.from, cid), k.channel];
+    const keys = [k.seq, k.epoch, k.log, k.cid(input.from, cid), k.channel, k.own(input.from)];
     if (room.startsWith('grp:')) keys.push(k.groupRoles);
     const reply = await this.#call(() =>
       runScript(this.#redis, APPEND, keys, [

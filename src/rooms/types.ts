@@ -56,7 +56,9 @@ export type RoomEvent =
    * A group's membership changed (`role` null: removed). Published by the groups store in the same
    * step as the change (src/groups/), so it is ordered with the room's messages.
    */
-  | MemberEvent;
+  | MemberEvent
+  /** v1.1: a read receipt of a direct room or group (src/reads/), published in the same step as the write. */
+  | { type: 'read'; room: string; user: string; seq: number };
 
 export type MemberEvent = { type: 'member'; room: string; user: string; role: 'member' | 'admin' | null; by: string };
 

@@ -2,10 +2,12 @@
 import { MemoryConversations } from '../../src/conversations/memory.ts';
 import { MemoryGroups } from '../../src/groups/memory.ts';
 import { MemoryPresence } from '../../src/presence/memory.ts';
+import { MemoryReadState } from '../../src/reads/memory.ts';
 import { MemoryRoomLog } from '../../src/rooms/memory.ts';
 import { conversationsContract } from './conversations.ts';
 import { groupsContract } from './groups.ts';
 import { presenceContract } from './presence.ts';
+import { readStateContract } from './reads.ts';
 import { roomLogContract } from './roomlog.ts';
 
 roomLogContract('memory', async (opts) => {
@@ -27,4 +29,11 @@ groupsContract('memory', async () => {
   const log: MemoryRoomLog = new MemoryRoomLog({ hotWindow: 1000, idempotencyTtlMs: 60_000, isMember: (room, user) => groups.isMember(room, user) });
   const groups = new MemoryGroups(log);
   return { groups, log, cleanup: async () => void (await Promise.all([groups.close(), log.close()])) };
+});
+
+readStateContract('memory', async (peerOf) => {
+  if (peerOf) return { ...peerOf, cleanup: async () => {} };
+  const log: MemoryRoomLog = new MemoryRoomLog({ hotWindow: 1000, idempotencyTtlMs: 60_000, onAppend: (m) => reads.appended(m) });
+  const reads = new MemoryReadState({ signal: (room, event) => log.signal(room, event) });
+  return { reads, log, cleanup: async () => void (await Promise.all([reads.close(), log.close()])) };
 });

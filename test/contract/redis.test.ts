@@ -6,10 +6,12 @@ import type { Cluster } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Message } from '@parley/client/wire';
 import * as RoomLogEntries from '../../src/redis/codecs/room-log.ts';
+import { RedisReadState } from '../../src/reads/redis.ts';
 import { RedisRoomLog } from '../../src/rooms/redis.ts';
 import { roomKeys } from '../../src/rooms/redis-scripts.ts';
 import type { RoomEvent } from '../../src/rooms/types.ts';
 import { onOwnConnection } from './redis-util.ts';
+import { readStateContract } from './reads.ts';
 import { DEFAULT_ROOMLOG_OPTIONS, roomLogContract } from './roomlog.ts';
 import { Resources, uid, waitFor } from './util.ts';
 
@@ -28,6 +30,19 @@ async function appendUnpublished(cluster: Cluster, r: string, epoch: string, tex
   await cluster.xadd(k.log, RoomLogEntries.entryId(seq), ...RoomLogEntries.encode(message));
   return message;
 }
+
+readStateContract('redis cluster', async () => {
+  const made = await onOwnConnection(nodes(), (cluster) => new RedisReadState(cluster));
+  const log = new RedisRoomLog(made.cluster, DEFAULT_ROOMLOG_OPTIONS);
+  return {
+    reads: made.store,
+    log,
+    cleanup: async () => {
+      await log.close();
+      await made.cleanup();
+    },
+  };
+});
 
 describe('redis room log', () => {
   roomLogContract('redis cluster', (opts) => makeRoomLog(opts));

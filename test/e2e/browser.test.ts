@@ -1,7 +1,7 @@
 /**
  * The demo page in a real browser against the real server: two users in headless Chromium join the
  * same room, see each other online and read each other's messages; three users share a private
- * group whose owner adds and removes members.
+ * group whose owner adds and removes members; unread badges and "Seen by" follow two users' reads.
  *
  * Needs Debian's Chromium at /usr/bin/chromium (never downloaded); the suite is skipped without it.
  * Screenshots go to a fresh temp directory (or `PARLEY_E2E_SCREENSHOTS`), printed at the end.
@@ -234,6 +234,63 @@ describe('demo page in Chromium', () => {
     }
     console.log(`screenshots: ${dir}/group-alice.png ${dir}/group-bob.png ${dir}/group-carol.png`);
 
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
+
+  it('unread badges count what a user has not read, and "Seen by" shows who read the last message', async () => {
+    const lobby = `e2e-rd-${Date.now().toString(36)}`;
+    const [dana, erik, erik2] = await Promise.all(
+      ['dana', 'erik', 'erik2'].map(async () => {
+        const page = await (await browser.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
+        page.on('pageerror', (err) => pageErrors.push(err.message));
+        return page;
+      }),
+    );
+    if (!dana || !erik || !erik2) throw new Error('no pages');
+    await signIn(dana, baseUrl, 'dana', lobby);
+    await signIn(erik, baseUrl, 'erik', lobby);
+    // erik on a second device, looking at another room.
+    await signIn(erik2, baseUrl, 'erik', `e2e-other-${Date.now().toString(36)}`);
+    const badge = (page: Page, room: string) => page.locator(`#rooms li[data-room="${room}"] .unread`);
+
+    // dana writes to erik directly while erik looks elsewhere: both his pages show 3 unread.
+    await dana.fill('#dm-input', 'erik');
+    await dana.click('#dm');
+    await dana.locator('#rooms li[data-room="dm:dana:erik"][aria-current="true"]').waitFor();
+    for (const text of ['one', 'two', 'three']) {
+      await say(dana, text);
+      await messageFrom(dana, 'dana', text).waitFor();
+    }
+    for (const page of [erik, erik2]) await badge(page, 'dm:dana:erik').filter({ hasText: '3' }).waitFor({ timeout: 15_000 });
+    expect(await dana.locator('#seen').textContent()).toBe('');
+
+    // erik opens it on one page: the badge goes on both, and dana sees that he has read her last message.
+    await erik.locator('#rooms li[data-room="dm:dana:erik"]').click();
+    for (const page of [erik, erik2]) await badge(page, 'dm:dana:erik').waitFor({ state: 'detached' });
+    await dana.locator('#seen', { hasText: 'Seen by erik' }).waitFor();
+    // A new message shows "Seen by" again once erik's page, which shows it, has read it.
+    await say(dana, 'four');
+    await messageFrom(erik, 'dana', 'four').waitFor();
+    await dana.locator('#seen', { hasText: 'Seen by erik' }).waitFor();
+    expect(await dana.locator('#messages li .text').last().textContent()).toBe('four');
+    const dir = process.env['PARLEY_E2E_SCREENSHOTS'] ?? (await mkdtemp(join(tmpdir(), 'parley-e2e-')));
+    await mkdir(dir, { recursive: true });
+    await dana.screenshot({ path: join(dir, 'reads-dana.png') });
+    // erik's second page counts nothing: the message was read on the first.
+    await erik2.waitForTimeout(300);
+    expect(await badge(erik2, 'dm:dana:erik').count()).toBe(0);
+
+    // dana posts in the lobby: erik, in the direct room, gets a badge of 1 there, gone when he looks.
+    await dana.locator(`#rooms li[data-room="${lobby}"]`).click();
+    await say(dana, 'lobby news');
+    await badge(erik, lobby).filter({ hasText: '1' }).waitFor();
+    await erik.locator(`#rooms li[data-room="${lobby}"]`).click();
+    await badge(erik, lobby).waitFor({ state: 'detached' });
+    // A public room shows no "Seen by".
+    expect(await dana.locator('#seen').textContent()).toBe('');
+
+    await erik2.screenshot({ path: join(dir, 'reads-erik.png') });
+    console.log(`screenshots: ${dir}/reads-dana.png ${dir}/reads-erik.png`);
     expect(pageErrors).toEqual([]);
   }, 90_000);
 });

@@ -8,7 +8,7 @@ export type Message = { room: string; epoch: string; seq: number; from: string; 
 export type Member = { user: string; status: 'online' | 'offline'; lastSeen?: number };
 export type Event =
   | { type: 'hello'; user: string; conn: string; instance: string; heartbeatMs: number }
-  | { type: 'joined'; room: string; epoch: string; seq: number; recovered: boolean; messages: Message[]; members: Member[] }
+  | { type: 'joined'; room: string; epoch: string; seq: number; recovered: boolean; messages: Message[]; members: Member[]; lastRead?: number }
   | ({ type: 'message' } & Message)
   | { type: 'ack'; cid?: string; room: string; epoch: string; seq: number; ts: number }
   | { type: 'typing'; room: string; user: string }
@@ -16,6 +16,7 @@ export type Event =
   | { type: 'heartbeat'; id?: number | string; success: boolean }
   | { type: 'left'; room: string; reason?: string }
   | { type: 'member'; room: string; user: string; role: 'member' | 'admin' | null; by: string }
+  | { type: 'read'; room: string; user: string; seq: number }
   | { type: 'error'; code: string; message: string; cid?: string; room?: string };
 export type EventType = Event['type'];
 export type EventOf<T extends EventType> = Extract<Event, { type: T }>;

@@ -166,6 +166,14 @@ class FuzzSocket {
       }
       return;
     }
+    if (type === 'read') {
+      // v1.1: the socket's own user's reads, from any room; receipts only from rooms it joined.
+      this.stats.count(this.stats.unsolicited, type);
+      const room = e['room'] as string;
+      if (e['user'] !== this.user && !this.joined.has(room)) return this.stats.fail(`socket ${this.idx}: another user's read of ${room}, a room it has not joined: ${brief(e)}`);
+      if (!Number.isInteger(e['seq']) || (e['seq'] as number) < 1) return this.stats.fail(`socket ${this.idx}: read without a valid seq: ${brief(e)}`);
+      return;
+    }
     if (type === 'hello') return this.stats.fail(`socket ${this.idx}: a second hello`);
     // The key the protocol echoes, if this answer has one that is in flight.
     let key: string | undefined;

@@ -57,7 +57,7 @@ const CID_MAX = 64;
 const PUBLIC_ROOM = /^[A-Za-z0-9_-]{1,64}$/;
 const DIRECT_ROOM = /^dm:([A-Za-z0-9_.-]{1,32}):([A-Za-z0-9_.-]{1,32})$/;
 const USER = /^[A-Za-z0-9_.-]{1,32}$/;
-const CLIENT_TYPES = new Set(['join', 'leave', 'send', 'typing', 'heartbeat', 'auth']);
+const CLIENT_TYPES = new Set(['join', 'leave', 'send', 'typing', 'read', 'heartbeat', 'auth']);
 
 type RoomCheck = 'invalid' | 'forbidden' | 'ok';
 /** v1.1 group rooms: the fuzzed sockets are never members, so every group room is `forbidden`. */
@@ -250,6 +250,18 @@ export function expectationOf(frame: Frame, state: SocketState): Expectation {
       if (typeof token === 'string' && token.length > 8192) return refuse('invalid_message', cid, 'auth token over 8192 characters');
       if (name === undefined || typeof name !== 'string' || !USER.test(name)) return refuse('invalid_message');
       if (name !== user) return refuse('forbidden');
+      return one({ type: 'none' });
+    }
+    case 'read': {
+      // v1.1: any room the user may read, joined or not. Its answer, if any, is a `read` event to all
+      // the user's sockets (unsolicited: checked as it comes), so the frame itself gets nothing.
+      const room = data['room'];
+      const seq = data['seq'];
+      if (typeof room !== 'string' || room.length === 0 || room.length > 100) return refuse('invalid_message', laterCid, laterGrey);
+      if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0) return refuse('invalid_message', laterCid, laterGrey);
+      const access = roomCheck(room, user);
+      if (access === 'invalid') return refuse('invalid_message', laterCid, laterGrey);
+      if (access === 'forbidden') return refuse('forbidden', laterCid, laterGrey);
       return one({ type: 'none' });
     }
     case 'typing': {
@@ -513,6 +525,21 @@ export const GENERATORS: [string, number, Gen][] = [
     { type: 'typing', room: 'a b' },
     { type: 'typing', room: dmOf(`zz${word(rng, 4)}`, `zy${word(rng, 4)}`) },
   ])))],
+  // v1.1 read state: valid reads of joined, other and direct rooms (clamped, or behind: ignored),
+  // and malformed ones.
+  ['read', 30, (rng, ctx) => {
+    const room = rng.pick([validRoomFor(rng, ctx), ctx.shared, `nm-${word(rng, 8)}`, dmOf(ctx.user, ctx.partner)]);
+    const o = rng.pick<Record<string, unknown>>([
+      { type: 'read', room, seq: rng.int(0, 50) },
+      { type: 'read', room, seq: rng.pick([1e308, 2 ** 53 + 2, 2 ** 31, 0]) },
+      { type: 'read', room },
+      { type: 'read', seq: 1 },
+      { type: 'read', room, seq: rng.pick<unknown>([-1, 1.5, '3', null, wrongValue(rng)]) },
+      { type: 'read', room: rng.pick<unknown>([wrongValue(rng), '', 'a b', 'x'.repeat(101), dmOf(`zz${word(rng, 4)}`, `zy${word(rng, 4)}`), `grp:${word(rng, 8)}`]), seq: 1 },
+    ]);
+    if (rng.chance(0.2)) o['cid'] = cid(ctx);
+    return text('read', json(o));
+  }],
   ['auth', 30, (rng, ctx) => {
     const o = rng.pick<Record<string, unknown>>([
       { type: 'auth', user: ctx.user },

@@ -8,6 +8,7 @@ import { wsAuthSuite } from './ws-auth.suite.ts';
 import { wsGroupsSuite } from './ws-groups.suite.ts';
 import { wsLifecycleSuite } from './ws-lifecycle.suite.ts';
 import { wsLimitsSuite } from './ws-limits.suite.ts';
+import { wsReadsSuite } from './ws-reads.suite.ts';
 import { type Client, type Runtime, type Server, closeAllClients, connect, eventually, refusedUpgrade, rest, startServer, uid } from './server.ts';
 
 export function wsSuite(runtime: Runtime): void {
@@ -52,7 +53,7 @@ export function wsSuite(runtime: Runtime): void {
         const room = uid('room');
         const [a] = await inRoom(room, alice);
         const joined = a?.all('joined')[0];
-        expect(joined).toEqual({ type: 'joined', room, epoch: expect.any(String), seq: 0, recovered: false, messages: [], members: expect.any(Array) });
+        expect(joined).toEqual({ type: 'joined', room, epoch: expect.any(String), seq: 0, recovered: false, messages: [], members: expect.any(Array), lastRead: 0 });
         expect(joined?.epoch).not.toBe('');
         expect(joined?.members).toContainEqual(expect.objectContaining({ user: alice, status: 'online' }));
       });
@@ -270,4 +271,5 @@ export function wsSuite(runtime: Runtime): void {
   wsLimitsSuite(runtime);
   wsAuthSuite(runtime);
   wsGroupsSuite(runtime);
+  wsReadsSuite(runtime);
 }

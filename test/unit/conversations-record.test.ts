@@ -5,7 +5,10 @@
 import { expect, it } from 'vitest';
 import { ConversationService } from '../../src/chat/conversations.ts';
 import type { Conversations } from '../../src/conversations/types.ts';
-import { MemoryRoomLog } from '../../src/rooms/memory.ts';
+import type { ReadService } from '../../src/chat/reads.ts';
+
+/** Recording never reads positions. */
+const noReads = {} as ReadService;
 
 function counting(fail = false): Conversations & { adds: string[] } {
   const adds: string[] = [];
@@ -24,7 +27,7 @@ function counting(fail = false): Conversations & { adds: string[] } {
 it('writes a chatty user\'s room once a minute, both users of a direct room, and again after a failed write', async () => {
   let now = 1_000_000;
   const store = counting();
-  const service = new ConversationService(store, new MemoryRoomLog({ hotWindow: 100, idempotencyTtlMs: 1000 }), () => now);
+  const service = new ConversationService(store, noReads, () => now);
   for (let i = 0; i < 50; i++) service.record('amy', 'lobby', { kind: 'public' });
   service.record('amy', 'dm:amy:bob', { kind: 'direct', users: ['amy', 'bob'] });
   service.record('bob', 'dm:amy:bob', { kind: 'direct', users: ['amy', 'bob'] });
@@ -37,7 +40,7 @@ it('writes a chatty user\'s room once a minute, both users of a direct room, and
   expect(store.adds).toHaveLength(4);
 
   const down = counting(true);
-  const retrying = new ConversationService(down, new MemoryRoomLog({ hotWindow: 100, idempotencyTtlMs: 1000 }), () => now);
+  const retrying = new ConversationService(down, noReads, () => now);
   retrying.record('amy', 'lobby', { kind: 'public' });
   await new Promise((r) => setTimeout(r, 0));
   retrying.record('amy', 'lobby', { kind: 'public' });

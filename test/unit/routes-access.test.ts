@@ -155,9 +155,10 @@ describe('GET /v1/conversations', () => {
   it('shows a direct room to both its users after a post, and to nobody else', async () => {
     const app = await startApp();
     expect((await app.post('/v1/rooms/dm:alice:bob/messages', { text: 'psst' }, 'alice')).status).toBe(201);
-    for (const user of ['alice', 'bob']) {
+    // Unread: bob has not read alice's message; alice's own message is never unread to her.
+    for (const [user, unread] of [['alice', 0], ['bob', 1]] as const) {
       expect(await list(app, user)).toEqual([
-        { room: 'dm:alice:bob', seq: 1, lastMessage: expect.objectContaining({ from: 'alice', text: 'psst' }) },
+        { room: 'dm:alice:bob', seq: 1, lastMessage: expect.objectContaining({ from: 'alice', text: 'psst' }), lastRead: 0, unread },
       ]);
     }
     expect(await list(app, 'carol')).toEqual([]);

@@ -7,6 +7,7 @@ import type { Message } from '@parley/client/wire';
 import * as Feed from '../../src/redis/codecs/archive-feed.ts';
 import type { StreamCodec } from '../../src/redis/codecs/codec.ts';
 import * as PresenceEvents from '../../src/redis/codecs/presence-events.ts';
+import * as ReadPositions from '../../src/redis/codecs/read-positions.ts';
 import * as RoomLogEntries from '../../src/redis/codecs/room-log.ts';
 
 /** A field list with one pair replaced, removed or added. */
@@ -175,5 +176,39 @@ describe('room log codec', () => {
       json({ ...message, cid: 5 }),
     ];
     for (const m of malformed) expect(RoomLogEntries.decode(m), String(JSON.stringify(m))).toBeNull();
+  });
+});
+
+describe('read positions codec', () => {
+  const codec: StreamCodec<ReadPositions.ReadPosition> = ReadPositions;
+  const position: ReadPositions.ReadPosition = { user: 'alice', room: 'dm:alice:bob', seq: 41 };
+  const fields = ReadPositions.encode(position);
+
+  it('keeps its stream keys, one partition per user', () => {
+    expect(ReadPositions.STREAMS).toEqual(Array.from({ length: 8 }, (_, p) => `parley:reads:{p${p}}`));
+    for (const user of ['alice', 'bob', 'u-1']) expect(ReadPositions.streamOf(user)).toBe(ReadPositions.streamKey(ReadPositions.partitionOf(user)));
+  });
+
+  it('round-trips, in any field order', () => {
+    expect(fields).toEqual(['user', 'alice', 'room', 'dm:alice:bob', 'seq', '41']);
+    expect(codec.decode(fields)).toEqual(position);
+    expect(codec.decode(['seq', '1', 'room', 'grp:x', 'user', 'u'])).toEqual({ user: 'u', room: 'grp:x', seq: 1 });
+  });
+
+  it('decodes every malformed shape to null', () => {
+    const malformed: unknown[] = [
+      ...NOT_FIELD_LISTS,
+      withField(fields, 'seq', '0'),
+      withField(fields, 'seq', '-1'),
+      withField(fields, 'seq', '1.5'),
+      withField(fields, 'seq', '01'),
+      withField(fields, 'seq', 7),
+      withField(fields, 'user', ''),
+      withField(fields, 'room', ''),
+      withoutField(fields, 'room'),
+      [...fields, 'extra', 'x'],
+      [...withoutField(fields, 'seq'), 'user', 'bob'],
+    ];
+    for (const m of malformed) expect(codec.decode(m), JSON.stringify(m)).toBeNull();
   });
 });

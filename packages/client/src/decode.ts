@@ -39,13 +39,15 @@ const CHECKS: Record<ServerFrame['type'], (f: Obj) => boolean> = {
     typeof f['recovered'] === 'boolean' &&
     Array.isArray(f['messages']) &&
     f['messages'].every(isMessage) &&
-    (f['members'] === undefined || (Array.isArray(f['members']) && f['members'].every(isMember))),
+    (f['members'] === undefined || (Array.isArray(f['members']) && f['members'].every(isMember))) &&
+    (f['lastRead'] === undefined || isSeq(f['lastRead'])),
   message: (f) => isMessage(f),
   ack: (f) => (f['cid'] === undefined || isStr(f['cid'])) && isStr(f['room']) && isStr(f['epoch']) && isSeq(f['seq']) && isNum(f['ts']),
   typing: (f) => isStr(f['room']) && isStr(f['user']),
   presence: (f) => isStr(f['room']) && isStr(f['user']) && (f['status'] === 'online' || f['status'] === 'offline'),
   heartbeat: (f) => f['success'] === true,
   left: (f) => isStr(f['room']) && (f['reason'] === undefined || isStr(f['reason'])),
+  read: (f) => isStr(f['room']) && isStr(f['user']) && isSeq(f['seq']),
   member: (f) => isStr(f['room']) && isStr(f['user']) && (f['role'] === 'member' || f['role'] === 'admin' || f['role'] === null) && isStr(f['by']),
   error: (f) => isStr(f['code']) && (f['cid'] === undefined || isStr(f['cid'])),
   batch: (f) => Array.isArray(f['events']),

@@ -19,6 +19,7 @@ import {
   deleteMember,
   fetchConversations,
   fetchGroup,
+  fetchReads,
   historyFetcher,
   jsonGetter,
   putMember,
@@ -26,6 +27,7 @@ import {
   type GetJson,
 } from './rest.ts';
 import type { PendingSend } from './outbox.ts';
+import { ReadTracker } from './reads.ts';
 import { Rooms } from './rooms.ts';
 import {
   ClientError,
@@ -69,6 +71,9 @@ export class ParleyClient extends Emitter<ClientEvents> {
   readonly #outbox: Outbox;
   readonly #heartbeat: Heartbeat;
   readonly #get: GetJson;
+  readonly #reads: ReadTracker;
+  /** Read positions asked for while the socket was not open: sent after the next `hello`. */
+  readonly #unsentReads = new Map<string, number>();
 
   /** Creates a client; nothing happens until `connect()`. */
   constructor(options: ClientOptions) {
@@ -90,12 +95,16 @@ export class ParleyClient extends Emitter<ClientEvents> {
     });
     this.#get = jsonGetter(this.#o.url, this.#o.fetch, () => authHeaders(this.#o));
     const fetchAfter = historyFetcher(this.#get);
+    this.#reads = new ReadTracker({ me: () => this.#user, changed: (room, state) => this.emit('unread', { room, ...state }) });
     this.#rooms = new Rooms({
       me: () => this.#user,
       emit: (event, payload) => this.emit(event, payload),
       streamDeps: (room) => ({
         fetchAfter,
-        deliver: (m) => this.emit('message', m),
+        deliver: (m) => {
+          this.#reads.message(m);
+          this.emit('message', m);
+        },
         reset: (epoch, previousEpoch, messages) => this.emit('reset', { room, epoch, previousEpoch, messages }),
         error: (err) => this.emit('error', err),
       }),
@@ -173,9 +182,48 @@ export class ParleyClient extends Emitter<ClientEvents> {
     return this.#rooms.members(room);
   }
 
-  /** The user's rooms, most recent first (`GET /v1/conversations`). Rejects with a `ClientError`. */
-  conversations(): Promise<Conversation[]> {
-    return fetchConversations(this.#get);
+  /**
+   * The user's rooms, most recent first, with read positions and unread counts
+   * (`GET /v1/conversations`); `unread(room)` follows them from then on. Rejects with a `ClientError`.
+   */
+  async conversations(): Promise<Conversation[]> {
+    const items = await fetchConversations(this.#get);
+    for (const i of items) this.#reads.listed(i.room, i.seq, i.lastRead, i.unread);
+    return items;
+  }
+
+  /**
+   * v1.1: marks `room` read up to `seq` (default: the latest message the client has of it), joined
+   * or not. Every socket of the user gets the `read` event (`unread` follows); a position behind
+   * the current one changes nothing. Sent once connected when the socket is not open.
+   */
+  markRead(room: string, seq?: number): void {
+    const r = this.#reads.get(room);
+    const target = seq ?? Math.max(this.#rooms.position(room)?.seq ?? 0, r?.latest ?? 0);
+    if (target <= (r?.lastRead ?? 0) && seq === undefined) return;
+    if (!this.#write({ type: 'read', room, seq: target })) this.#unsentReads.set(room, Math.max(target, this.#unsentReads.get(room) ?? 0));
+  }
+
+  /** v1.1: the user's read position in `room` as last known (0 before any read). */
+  lastRead(room: string): number {
+    return this.#reads.get(room)?.lastRead ?? 0;
+  }
+
+  /** v1.1: the others' messages in `room` after the read position, as last known. */
+  unread(room: string): number {
+    return this.#reads.get(room)?.unread ?? 0;
+  }
+
+  /** v1.1: how far the other members have read `room`, from receipts and `fetchReaders`, by user. */
+  readers(room: string): { user: string; seq: number }[] {
+    return [...(this.#reads.get(room)?.readers ?? new Map<string, number>())].map(([user, seq]) => ({ user, seq })).sort((a, b) => (a.user < b.user ? -1 : 1));
+  }
+
+  /** v1.1: every member's read position in `room` (`GET /v1/rooms/:room/reads`); updates `readers`. */
+  async fetchReaders(room: string): Promise<{ user: string; seq: number }[]> {
+    const reads = await fetchReads(this.#get, room);
+    this.#reads.readers(room, reads);
+    return reads;
   }
 
   /**
@@ -256,8 +304,13 @@ export class ParleyClient extends Emitter<ClientEvents> {
       case 'hello':
         return this.#hello(f);
       case 'joined':
-        if (this.#rooms.joined(f)) for (const p of this.#outbox.forRoom(f.room)) this.#resend(p);
+        if (!this.#rooms.joined(f)) return;
+        this.#reads.joined(f.room, f.lastRead, f.seq, f.messages);
+        for (const p of this.#outbox.forRoom(f.room)) this.#resend(p);
         return;
+      case 'read':
+        this.#reads.read(f.room, f.user, f.seq);
+        return this.emit('read', { room: f.room, user: f.user, seq: f.seq });
       case 'message': {
         const { type: _, ...message } = f;
         return this.#rooms.message(message);
@@ -285,6 +338,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
         if (f.reason === 'removed') {
           // Removed from a group: as a `leave`, the room is forgotten (not joined again on a reconnect).
           this.#rooms.forget(f.room);
+          this.#reads.forget(f.room);
           this.#outbox.failAll(() => new ClientError('left', `removed from ${f.room}`), f.room);
         } else {
           this.#rooms.left(f.room);
@@ -308,6 +362,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.#tokens.opened(this.#token);
     this.emit('open', { user: f.user, conn: f.conn, instance: f.instance, heartbeatMs: f.heartbeatMs });
     for (const frame of this.#rooms.joinFrames()) this.#write(frame);
+    for (const [room, seq] of this.#unsentReads) this.#write({ type: 'read', room, seq });
+    this.#unsentReads.clear();
     // Sends to rooms never joined: let the server answer them (not_member) rather than hold them.
     for (const p of this.#outbox.pending()) if (!this.#rooms.awaitsJoin(p.room)) this.#resend(p);
   }

@@ -12,8 +12,8 @@ export type HistoryPage = { epoch: string; messages: Message[]; hasMore: boolean
 /** Reads the page of `room` after `after` (ascending seq, at most 200). Throws `ClientError`. */
 export type FetchAfter = (room: string, after: number) => Promise<HistoryPage>;
 
-/** One of the caller's rooms (`GET /v1/conversations`). */
-export type Conversation = { room: string; seq: number; lastMessage?: Message };
+/** One of the caller's rooms (`GET /v1/conversations`); `lastRead` and `unread` from v1.1 (0 from older servers). */
+export type Conversation = { room: string; seq: number; lastMessage?: Message; lastRead: number; unread: number };
 
 /** Room names need no escaping but `:` of direct rooms; keep it literal, as the server expects. */
 export const roomPath = (room: string): string => encodeURIComponent(room).replaceAll('%3A', ':');
@@ -67,10 +67,19 @@ export async function fetchConversations(get: GetJson): Promise<Conversation[]> 
   const items = isObj(body) && Array.isArray(body['items']) ? body['items'] : [];
   return items.flatMap((i: unknown): Conversation[] => {
     if (!isObj(i) || typeof i['room'] !== 'string' || typeof i['seq'] !== 'number') return [];
-    const item: Conversation = { room: i['room'], seq: i['seq'] };
+    const count = (x: unknown) => (typeof x === 'number' && Number.isInteger(x) && x >= 0 ? x : 0);
+    const item: Conversation = { room: i['room'], seq: i['seq'], lastRead: count(i['lastRead']), unread: count(i['unread']) };
     if (isMessage(i['lastMessage'])) item.lastMessage = i['lastMessage'];
     return [item];
   });
+}
+
+/** `GET /v1/rooms/:room/reads`: how far each member (in a public room: the caller) has read. */
+export async function fetchReads(get: GetJson, room: string): Promise<{ user: string; seq: number }[]> {
+  const body = await get(`/v1/rooms/${roomPath(room)}/reads`);
+  const reads = isObj(body) && Array.isArray(body['reads']) ? body['reads'] : null;
+  if (!reads) throw new ClientError('history_failed', 'reads answer is malformed');
+  return reads.flatMap((r: unknown) => (isObj(r) && typeof r['user'] === 'string' && typeof r['seq'] === 'number' ? [{ user: r['user'], seq: r['seq'] }] : []));
 }
 
 /** Group ids and user names are URL-safe by their patterns; encode anyway so a bad one stays one path segment. */

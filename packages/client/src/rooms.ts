@@ -95,7 +95,7 @@ export class Rooms {
     this.#joinedOnConn.add(room);
     this.#members.set(room, new Map(f.members.map((m) => [m.user, m])));
     const stream = this.#streams.get(room);
-    const event = { room, epoch: f.epoch, seq: f.seq, recovered: f.recovered, messages: f.messages, members: f.members };
+    const event = { room, epoch: f.epoch, seq: f.seq, recovered: f.recovered, messages: f.messages, members: f.members, lastRead: f.lastRead ?? 0 };
     if (!stream) {
       // A first join: the application shows `messages`; live ones follow from `seq`.
       this.#streams.set(room, new RoomStream(room, f.epoch, f.seq, this.deps.streamDeps(room)));

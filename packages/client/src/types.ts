@@ -119,6 +119,8 @@ export type JoinedEvent = {
   /** On a first join: the latest ≤50 messages. On a resume they are also sent as `message` events. */
   messages: Message[];
   members: Member[];
+  /** v1.1: the user's read position in the room (0 before any read). */
+  lastRead: number;
 };
 
 /** v1.1: a private group as the REST routes answer it; `members` sorted by user name, the owner included. */
@@ -141,6 +143,13 @@ export type ClientEvents = {
   left: { room: string; reason?: string };
   /** v1.1: a group's membership changed (sent to the room's joined sockets). */
   member: MemberEvent;
+  /**
+   * v1.1: `user` has read `room` up to `seq`: the own user (from any of its sockets, joined to the
+   * room or not), or another member of a direct room or group joined here (a receipt).
+   */
+  read: { room: string; user: string; seq: number };
+  /** v1.1: the own read position or unread count of a room changed. */
+  unread: { room: string; lastRead: number; unread: number };
   error: ClientError;
   /** The server's `hello`: the connection is usable. */
   open: { user: string; conn: string; instance: string; heartbeatMs: number };

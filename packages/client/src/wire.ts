@@ -22,6 +22,8 @@ export const LIMITS = {
   recoverMax: 200,
   historyDefault: 50,
   historyMax: 200,
+  /** v1.1: `unread` counts exactly up to this many messages, and says this many beyond. */
+  unreadCap: 1000,
 } as const;
 
 /**
@@ -133,6 +135,8 @@ export type ServerFrame =
       recovered: boolean;
       messages: Message[];
       members: Member[];
+      /** v1.1: the user's read position in the room (0 before any `read`). */
+      lastRead?: number;
     }
   | ({ type: 'message' } & Message)
   | { type: 'ack'; cid?: string; room: string; epoch: string; seq: number; ts: number }
@@ -142,5 +146,7 @@ export type ServerFrame =
   | { type: 'left'; room: string; reason?: 'removed' }
   /** v1.1: a group's membership changed (`role` null: `user` was removed or left). */
   | { type: 'member'; room: string; user: string; role: 'member' | 'admin' | null; by: string }
+  /** v1.1: `user` has read `room` up to `seq` (to that user's sockets, and as a receipt in direct rooms and groups). */
+  | { type: 'read'; room: string; user: string; seq: number }
   | { type: 'error'; code: ErrorCode; message: string; cid?: string; room?: string }
   | { type: 'batch'; events: ServerFrame[] };
