@@ -22,6 +22,9 @@ export function wsRoutes(config: Config, state: AppState, sessions: Sessions, pe
   const r = new Hono<WsEnv>();
 
   const admit = createMiddleware<WsEnv>(async (c, next) => {
+    // Not an upgrade: nothing to admit (admitting registers the connection in presence); the upgrade
+    // helper answers it 404.
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') return next();
     if (!state.accepting()) throw new AppError('unavailable', 'the instance is restarting', 1);
     if (state.connections() >= config.maxConnections) {
       state.shed();

@@ -123,6 +123,15 @@ export function wsAuthSuite(runtime: Runtime): void {
       });
     });
 
+    describe('plain requests', () => {
+      it('answers a GET of /ws that is not an upgrade 404, and lets nobody in: the user stays offline', async () => {
+        const server = await own({});
+        const zed = uid('zed');
+        for (const path of [`/ws?user=${zed}`, '/ws']) expect((await fetch(`${server.url}${path}`)).status).toBe(404);
+        expect((await rest(server, 'GET', `/v1/users/${zed}/presence`, { user: zed })).json).toMatchObject({ status: 'offline' });
+      });
+    });
+
     describe('jwt mode', () => {
       let server: Server;
       beforeAll(async () => {
