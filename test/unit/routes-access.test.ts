@@ -166,18 +166,27 @@ describe('GET /v1/conversations', () => {
 });
 
 describe('GET /ws admission (the upgrade itself is the e2e suite\'s)', () => {
+  /** What a WebSocket upgrade carries; admission looks at nothing else of it. */
+  const UPGRADE = { Upgrade: 'websocket' };
+
   it('answers 401 before upgrading with a user that is not valid, and reaches the upgrade with a valid one or none (first-frame auth)', async () => {
     const app = await startApp();
-    await expectError(await app.get('/ws?user=bad!name', null), 401, 'unauthorized');
-    await expectError(await app.get('/ws?user=', null), 401, 'unauthorized');
-    expect((await app.get('/ws?user=alice', null)).status).toBe(426); // the fake runtime's answer
-    expect((await app.get('/ws', null)).status).toBe(426); // pending: authenticates with its first frame
+    await expectError(await app.get('/ws?user=bad!name', null, UPGRADE), 401, 'unauthorized');
+    await expectError(await app.get('/ws?user=', null, UPGRADE), 401, 'unauthorized');
+    expect((await app.get('/ws?user=alice', null, UPGRADE)).status).toBe(426); // the fake runtime's answer
+    expect((await app.get('/ws', null, UPGRADE)).status).toBe(426); // pending: authenticates with its first frame
+  });
+
+  it('admits nobody for a request that is not an upgrade: the user stays offline', async () => {
+    const app = await startApp();
+    expect((await app.get('/ws?user=zed', null)).status).toBe(426); // the fake runtime's answer; no admission before it
+    expect(await app.stores.presence.connections('zed')).toBe(0);
   });
 
   it('refuses new sockets with 503 and Retry-After while draining', async () => {
     const app = await startApp();
     await app.parley.shutdown();
-    const res = await app.get('/ws?user=alice', null);
+    const res = await app.get('/ws?user=alice', null, UPGRADE);
     expect(res.headers.get('Retry-After')).toMatch(/^\d+$/);
     await expectError(res, 503, 'unavailable');
   });
