@@ -81,7 +81,14 @@ describe('npm run bench -- <scenario> smoke', () => {
   }, 240_000);
 
   it('chat, k6: parley and the Socket.IO peer, the same; the report shows both drivers', async () => {
-    const { file, result } = await bench('chat', 'smoke', { resultsDir: dir, log, driver: 'k6' });
+    let { file, result } = await bench('chat', 'smoke', { resultsDir: dir, log, driver: 'k6' });
+    // Now and then k6 loses one socket whose handshake completed before its script saw the first frame
+    // (bench/NOTES.md, "Connections that never opened"); the lean driver's run above has no such excuse.
+    // Such a run is repeated once.
+    if ((result.runs as Run[]).some((r) => r.connections.opened === r.connections.wanted - 1)) {
+      log('k6 opened all but one socket: running the k6 smoke once more');
+      ({ file, result } = await bench('chat', 'smoke', { resultsDir: dir, log, driver: 'k6' }));
+    }
     expect(file).toMatch(/-chat-smoke-k6\.json$/);
     const runs = result.runs as Run[];
     expect(runs.map((r) => r.target)).toEqual(['parley', 'socketio']);
