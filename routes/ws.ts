@@ -1,7 +1,8 @@
 /**
  * `GET /ws`: check capacity, authenticate, upgrade, and hand the socket to the session. Without
  * credentials in the URL (no `token`, no `user`) the socket is upgraded pending, and authenticates
- * with its first frame (`PendingSockets`, v1.1).
+ * with its first frame (`PendingSockets`, v1.1). The `Sec-WebSocket-Protocol` header picks the
+ * socket's encoding (JSON or MessagePack); the runtime's upgrade answers with the same choice.
  */
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
@@ -9,6 +10,7 @@ import type { WSContext, WSEvents } from 'hono/ws';
 import { identify } from '../src/auth/identity.ts';
 import type { Config } from '../src/config.ts';
 import { AppError } from '../src/errors.ts';
+import { type Encoding, encodingOf } from '../src/realtime/codec.ts';
 import type { Conn } from '../src/realtime/hub.ts';
 import type { PendingSocket, PendingSockets } from '../src/realtime/pending.ts';
 import type { WsRuntime } from '../src/realtime/runtime.ts';
@@ -43,7 +45,7 @@ export function wsRoutes(config: Config, state: AppState, sessions: Sessions, pe
     '/ws',
     admit,
     // Only the identity is kept: the request and its context must not live as long as the socket.
-    runtime.upgradeWebSocket((c) => new SocketEvents(sessions, pending, c.get('identity'))),
+    runtime.upgradeWebSocket((c) => new SocketEvents(sessions, pending, c.get('identity'), encodingOf(c.req.header('sec-websocket-protocol')))),
   );
   return r;
 }
@@ -59,10 +61,11 @@ class SocketEvents implements WSEvents {
     readonly sessions: Sessions,
     readonly pending: PendingSockets,
     readonly identity: Admitted | null,
+    readonly encoding: Encoding,
   ) {}
   onOpen(_event: Event, ws: WSContext): void {
-    if (this.identity) this.conn = this.sessions.open(ws, this.identity);
-    else this.waiting = this.pending.open(ws);
+    if (this.identity) this.conn = this.sessions.open(ws, this.identity, this.encoding);
+    else this.waiting = this.pending.open(ws, this.encoding);
   }
   onMessage(event: MessageEvent): void {
     const conn = this.conn ?? this.waiting?.conn;

@@ -1,8 +1,10 @@
 /** Deno entry point: the only Deno-specific file. Starts the HTTP + WebSocket server on one port. */
 import { upgradeWebSocket as denoUpgrade } from 'hono/deno';
+import type { Context, Next } from 'hono';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import type { Config } from './config.ts';
 import { log } from './log.ts';
+import { chooseProtocol } from './realtime/codec.ts';
 import type { WsRuntime } from './realtime/runtime.ts';
 import { boot, reportStartFailure, stopOnce } from './main.ts';
 
@@ -11,15 +13,18 @@ const raw = (ws: WSContext) => ws.raw as WebSocket;
 /**
  * Deno has no server-side ping API, so the heartbeat round counts client frames instead (4000
  * after two silent intervals). Deno's own idle ping stays on as a backstop, set later than that.
+ * The subprotocol is chosen per request, as the route chooses the encoding (hono's helper alone
+ * would echo the client's first offer); server sockets receive binary frames as ArrayBuffers.
  */
 function denoRuntime(config: Config): WsRuntime {
   const idleTimeout = Math.max(1, Math.ceil((4 * config.heartbeatMs) / 1000));
-  const upgradeWebSocket = ((createEvents: Parameters<typeof denoUpgrade>[0]) =>
-    denoUpgrade(createEvents as never, { idleTimeout })) as unknown as UpgradeWebSocket;
+  const upgradeWebSocket = ((createEvents: Parameters<typeof denoUpgrade>[0]) => (c: Context, next: Next) =>
+    denoUpgrade(createEvents as never, { idleTimeout, protocol: chooseProtocol(c.req.header('sec-websocket-protocol')) })(c, next)) as unknown as UpgradeWebSocket;
   return {
     upgradeWebSocket,
     sockets: {
       send: (ws, frame) => ws.send(frame.text),
+      sendBinary: (ws, data) => raw(ws).send(data),
       ping: () => false,
       watchLiveness: () => {},
       terminate: (ws) => raw(ws).close(),

@@ -15,6 +15,7 @@ import { WSContext, type WSEvents, defineWebSocketHelper } from 'hono/ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { log } from './log.ts';
 import { LIMITS } from '@parley/client/wire';
+import { chooseProtocol } from './realtime/codec.ts';
 import type { WsRuntime } from './realtime/runtime.ts';
 import { boot, reportStartFailure, stopOnce } from './main.ts';
 
@@ -130,6 +131,7 @@ const runtime: WsRuntime = {
   sockets: {
     // Encoded once per frame, however many sockets it goes to; `binary: false` keeps it a text frame.
     send: (ws, frame) => raw(ws).send((frame.bytes ??= Buffer.from(frame.text)), { binary: false }),
+    sendBinary: (ws, data) => raw(ws).send(data, { binary: true }),
     ping: (ws) => {
       const socket = raw(ws);
       if (socket.readyState === WebSocket.OPEN) socket.ping();
@@ -147,7 +149,14 @@ const runtime: WsRuntime = {
 
 async function main(): Promise<void> {
   const { config, stores, parley } = await boot(process.env, () => runtime);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.frameBytes, perMessageDeflate: false, clientTracking: false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: LIMITS.frameBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+    // The route picked the socket's encoding from the same header; `ws` alone would echo the first offer.
+    handleProtocols: (_offered, req) => chooseProtocol(req.headers['sec-websocket-protocol']) ?? false,
+  });
   // Listening here rather than through `serve()`, which leaves Node's backlog at 511: a connect storm
   // on a busy instance overflows that, and the balancer's connects then time out instead of waiting.
   const server = createAdaptorServer({ fetch: parley.app.fetch, hostname: config.host });

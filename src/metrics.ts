@@ -16,7 +16,8 @@ export function createMetrics(instance: string, storeCounters: () => Record<stri
     connections: new Gauge({ name: 'parley_connections', help: 'Open WebSocket connections', registers: [registry] }),
     connectionsTotal: new Counter({
       name: 'parley_connections_total',
-      help: 'WebSocket connections accepted',
+      help: 'WebSocket connections accepted, by encoding (json, msgpack)',
+      labelNames: ['encoding'] as const,
       registers: [registry],
     }),
     closes: new Counter({

@@ -100,7 +100,7 @@ export type ParseResult =
   | { ok: true; frame: ClientFrame; cid?: string }
   | { ok: false; code: ErrorCode; message: string; cid?: string };
 
-/** Parses one inbound text frame. Never throws. */
+/** Parses one inbound JSON text frame. Never throws. */
 export function parseClientFrame(raw: string): ParseResult {
   let data: unknown;
   try {
@@ -108,8 +108,13 @@ export function parseClientFrame(raw: string): ParseResult {
   } catch {
     return { ok: false, code: 'invalid_message', message: 'frame is not JSON' };
   }
+  return checkClientFrame(data);
+}
+
+/** Validates one decoded inbound frame, whatever its encoding (src/realtime/codec.ts). Never throws. */
+export function checkClientFrame(data: unknown): ParseResult {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    return { ok: false, code: 'invalid_message', message: 'frame is not a JSON object' };
+    return { ok: false, code: 'invalid_message', message: 'frame is not an object' };
   }
   const obj = data as Record<string, unknown>;
   const rawCid = obj['cid'];

@@ -1,15 +1,16 @@
 /**
  * The local hub: this instance's sockets and the rooms they are in. It keeps one room-log
  * subscription per room with local members (the first member subscribes, the last unsubscribes),
- * serializes each event once and writes it to every local member, batching what one socket is
- * sent within one turn of the event loop into a single `batch` frame.
+ * encodes each event once per encoding its members speak (`OutFrame`) and writes it to every local
+ * member, batching what one socket is sent within one turn of the event loop into a single `batch` frame.
  */
 import type { WSContext } from 'hono/ws';
 import { log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { CLOSE, type ServerFrame } from '@parley/client/wire';
 import type { RoomEvent, RoomHandler } from '../rooms/types.ts';
-import type { OutFrame, SocketOps } from './runtime.ts';
+import { type Encoding, OutFrame } from './codec.ts';
+import type { SocketOps } from './runtime.ts';
 
 /** One client connection. Kept small: a server holds tens of thousands. */
 export class Conn {
@@ -17,6 +18,8 @@ export class Conn {
   #rooms: Set<string> | null = null;
   /** Serialized events waiting for this turn's flush; null when none. */
   pending: OutFrame[] | null = null;
+  /** What its frames are written as, both ways: chosen by the upgrade's subprotocol. */
+  encoding: Encoding = 'json';
   /** Pings sent since the last sign of life. */
   missed = 0;
   sendTokens: number;
@@ -244,37 +247,38 @@ export class Hub {
 
   /** Sends one frame to one socket (batched with others of this turn). */
   send(conn: Conn, frame: ServerFrame): void {
-    if (this.#enqueue(conn, { text: JSON.stringify(frame) }, frame.type)) this.#opts.metrics.framesOut.inc({ type: frame.type });
+    if (this.#enqueue(conn, new OutFrame(frame), frame.type)) this.#opts.metrics.framesOut.inc({ type: frame.type });
   }
 
-  /** Delivers a room event to every local member: serialized once, written to each. */
+  /** Delivers a room event to every local member: encoded once per encoding, written to each. */
   #onEvent(room: string, event: RoomEvent): void {
     const local = this.#rooms.get(room);
     if (!local) return;
     const { metrics } = this.#opts;
-    let text: string;
+    let value: object;
     let seq = 0;
     let skipUser: string | undefined;
     let epoch = '';
     if (event.type === 'message') {
-      text = JSON.stringify({ type: 'message', ...event.message });
+      value = { type: 'message', ...event.message };
       seq = event.message.seq;
       epoch = event.message.epoch;
       local.last = { epoch, seq };
       metrics.deliveryLatency.observe(Math.max(0, Date.now() - event.message.ts) / 1000);
     } else if (event.type === 'member') {
       if (event.role === null) this.#removed(room, local, event.user);
-      text = JSON.stringify(event);
+      value = event;
     } else {
-      text = JSON.stringify(event);
+      value = event;
       skipUser = event.user; // nobody is told about their own typing or presence
     }
-    const frame: OutFrame = { text };
+    const frame = new OutFrame(value);
     let n = 0;
     for (const conn of local.members) {
       if (conn.user === skipUser) continue;
       const held = local.joining?.get(conn);
       if (held) {
+        frame.prepare(conn.encoding); // now: a socket still joining gets the event as it was when it came
         held.push({ seq, frame, type: event.type });
         continue;
       }
@@ -325,6 +329,7 @@ export class Hub {
       metrics.dropped.inc({ reason: 'backpressure' });
       return false;
     }
+    frame.prepare(conn.encoding);
     if (conn.pending) conn.pending.push(frame);
     else {
       conn.pending = [frame];
@@ -374,9 +379,10 @@ export class Hub {
       conn.pending = null;
       conn.lastWrite = now;
       written++;
-      const frame = pending.length === 1 ? (pending[0] as OutFrame) : { text: `{"type":"batch","events":[${pending.map((f) => f.text).join(',')}]}` };
+      const frame = pending.length === 1 ? (pending[0] as OutFrame) : OutFrame.batch(pending);
       try {
-        this.#opts.sockets.send(conn.ws, frame);
+        if (conn.encoding === 'msgpack') this.#opts.sockets.sendBinary(conn.ws, frame.packed);
+        else this.#opts.sockets.send(conn.ws, frame);
       } catch (err) {
         log.debug('send failed', { conn: conn.id, err });
       }

@@ -1,7 +1,7 @@
 /**
  * Sockets opened without credentials in the URL (v1.1): they wait, and are sent nothing, until an
  * `auth` frame arrives within `AUTH_TIMEOUT_MS`; then `Sessions.open` says hello. Any other frame
- * first (invalid JSON and binary frames included), a refused credential or the timeout closes with
+ * first (frames that do not decode, or not in the socket's encoding, included), a refused credential or the timeout closes with
  * 1008; a user at MAX_CONNS_PER_USER gets `error` `rate_limited`, then 1008. A pending socket counts towards the instance's capacity, but is nobody yet: presence and
  * rooms know nothing of it. Its timeout bounds its life, so the heartbeat round does not visit it.
  */
@@ -11,8 +11,8 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { CLOSE, LIMITS } from '@parley/client/wire';
-import { parseClientFrame } from '../protocol/inbound.ts';
+import { CLOSE } from '@parley/client/wire';
+import { type Encoding, TOO_LARGE, encodeFrame, readClientFrame } from './codec.ts';
 import type { Conn } from './hub.ts';
 import type { SocketOps } from './runtime.ts';
 import type { Sessions } from './session.ts';
@@ -30,7 +30,10 @@ export class PendingSocket {
   ready: Promise<Conn | undefined> | undefined = undefined;
   conn: Conn | undefined = undefined;
   early = 0;
-  constructor(readonly ws: WSContext) {}
+  constructor(
+    readonly ws: WSContext,
+    readonly encoding: Encoding,
+  ) {}
 }
 
 export type PendingOptions = Pick<Config, 'auth' | 'authTimeoutMs'> & {
@@ -56,8 +59,8 @@ export class PendingSockets {
   }
 
   /** A socket was upgraded without credentials: start its clock. Sends nothing. */
-  open(ws: WSContext): PendingSocket {
-    const p = new PendingSocket(ws);
+  open(ws: WSContext, encoding: Encoding = 'json'): PendingSocket {
+    const p = new PendingSocket(ws, encoding);
     p.timer = setTimeout(() => this.#refuse(p, 'auth_timeout', 'authentication timed out'), this.#opts.authTimeoutMs);
     this.#waiting.add(p);
     return p;
@@ -74,16 +77,15 @@ export class PendingSockets {
       return;
     }
     const { metrics } = this.#opts;
-    const text = typeof data === 'string' ? data : null;
-    if (text !== null && text.length > LIMITS.frameBytes / 4 && new TextEncoder().encode(text).byteLength > LIMITS.frameBytes) {
+    const parsed = readClientFrame(p.encoding, data);
+    if (parsed === TOO_LARGE) {
       metrics.framesIn.inc({ type: 'invalid' });
       this.#forget(p);
       p.ws.close(CLOSE.tooLarge, 'frame too large');
       return;
     }
-    const parsed = text === null ? null : parseClientFrame(text);
-    metrics.framesIn.inc({ type: parsed?.ok ? parsed.frame.type : 'invalid' });
-    if (!parsed?.ok || parsed.frame.type !== 'auth') return this.#refuse(p, 'auth_first', 'the first frame must be auth');
+    metrics.framesIn.inc({ type: parsed.ok ? parsed.frame.type : 'invalid' });
+    if (!parsed.ok || parsed.frame.type !== 'auth') return this.#refuse(p, 'auth_first', 'the first frame must be auth');
     p.state = 'verifying';
     p.ready = this.#verify(p, { user: parsed.frame.user, token: parsed.frame.token });
     await p.ready;
@@ -125,7 +127,7 @@ export class PendingSockets {
       if (code === 'unavailable') log.warn('auth frame: connection count unavailable', { err });
       this.#forget(p);
       try {
-        p.ws.send(JSON.stringify({ type: 'error', code, message: err instanceof AppError ? err.message : 'try again later' }));
+        p.ws.send(encodeFrame(p.encoding, { type: 'error', code, message: err instanceof AppError ? err.message : 'try again later' }));
       } catch {
         // already closing
       }
@@ -142,7 +144,7 @@ export class PendingSockets {
     }
     this.#forget(p);
     p.state = 'open';
-    p.conn = this.#sessions.open(p.ws, admitted);
+    p.conn = this.#sessions.open(p.ws, admitted, p.encoding);
     return p.conn;
   }
 

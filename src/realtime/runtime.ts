@@ -3,16 +3,16 @@
  * `main.deno.ts` each provide one; nothing else touches runtime APIs.
  */
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
-
-/**
- * A text frame on its way out. A room event is one of these, written to every member: a runtime
- * that can send bytes as a text frame encodes it once (`bytes`) rather than once per socket.
- */
-export type OutFrame = { readonly text: string; bytes?: Uint8Array };
+import type { OutFrame } from './codec.ts';
 
 export type SocketOps = {
-  /** Sends a text frame. */
+  /**
+   * Sends `frame.text` as a text frame. A room event is one `OutFrame`, written to every member: a
+   * runtime that can send bytes as a text frame encodes it once (`frame.bytes`) rather than once per socket.
+   */
   send(ws: WSContext, frame: OutFrame): void;
+  /** Sends a binary frame (MessagePack sockets); `data` is shared by every socket it goes to and not changed. */
+  sendBinary(ws: WSContext, data: Uint8Array<ArrayBuffer>): void;
   /** Sends a WebSocket ping; false when the runtime has no ping API and checks liveness itself. */
   ping(ws: WSContext): boolean;
   /** Resets `target.missed` on every pong of this socket (never, where `ping` returns false). */

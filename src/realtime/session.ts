@@ -10,8 +10,9 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { CLOSE, ERROR_CODES, type ErrorCode, LIMITS, type RoomKind, type ServerFrame, directRoom } from '@parley/client/wire';
-import { type ClientFrame, parseClientFrame } from '../protocol/inbound.ts';
+import { CLOSE, ERROR_CODES, type ErrorCode, type RoomKind, type ServerFrame, directRoom } from '@parley/client/wire';
+import type { ClientFrame } from '../protocol/inbound.ts';
+import { type Encoding, TOO_LARGE, encodeFrame, readClientFrame } from './codec.ts';
 import { Conn, type Hub } from './hub.ts';
 import type { SocketOps } from './runtime.ts';
 import { TokenClock } from './token-clock.ts';
@@ -86,16 +87,17 @@ export class Sessions {
     void this.#chat.presence.disconnect({ id: admitted.connId, user: admitted.user, instance: this.#opts.instanceId }, []);
   }
 
-  /** An admitted socket opened (its token valid until `exp`): say hello. */
-  open(ws: WSContext, { user, exp, connId }: Admitted): Conn {
+  /** An admitted socket opened (its token valid until `exp`): say hello, in the socket's encoding. */
+  open(ws: WSContext, { user, exp, connId }: Admitted, encoding: Encoding = 'json'): Conn {
     const { instanceId, heartbeatMs, rates, metrics } = this.#opts;
     const conn = new Conn(connId, user, instanceId, ws, { send: rates.send.burst, typing: rates.typing.burst, join: rates.join.burst, abuse: ABUSE.burst }, Date.now());
+    conn.encoding = encoding;
     this.#hub.add(conn);
     this.#userReads.add(conn);
-    metrics.connectionsTotal.inc();
+    metrics.connectionsTotal.inc({ encoding });
     this.#sockets.watchLiveness(ws, conn);
     // Written directly, never queued: `hello` is the first frame and is never part of a batch.
-    ws.send(JSON.stringify({ type: 'hello', user, conn: conn.id, instance: instanceId, heartbeatMs }));
+    ws.send(encodeFrame(encoding, { type: 'hello', user, conn: conn.id, instance: instanceId, heartbeatMs }));
     metrics.framesOut.inc({ type: 'hello' });
     this.#clock.arm(conn, exp);
     return conn;
@@ -106,18 +108,12 @@ export class Sessions {
     if (conn.closed || conn.closing) return;
     conn.missed = 0;
     const { metrics } = this.#opts;
-    const text = typeof data === 'string' ? data : null;
-    if (text === null) {
-      metrics.framesIn.inc({ type: 'invalid' });
-      return this.#error(conn, 'invalid_message', 'frames must be JSON text');
-    }
-    // Only runtimes that do not enforce the limit get here with a larger frame (Node's ws closes first).
-    if (text.length > LIMITS.frameBytes / 4 && new TextEncoder().encode(text).byteLength > LIMITS.frameBytes) {
+    const parsed = readClientFrame(conn.encoding, data);
+    if (parsed === TOO_LARGE) {
       metrics.framesIn.inc({ type: 'invalid' });
       this.#shut(conn, CLOSE.tooLarge, 'frame too large');
       return;
     }
-    const parsed = parseClientFrame(text);
     if (!parsed.ok) {
       metrics.framesIn.inc({ type: 'invalid' });
       return this.#error(conn, parsed.code, parsed.message, parsed.cid);

@@ -1,6 +1,23 @@
-/** The WebSocket test client: records every event (batches unwrapped, in order) and its close. */
+/**
+ * The WebSocket test client: records every event (batches unwrapped, in order) and its close. It
+ * speaks JSON or MessagePack (`useEncoding`), so that every suite runs in both encodings.
+ */
+import { decode, encode } from '@msgpack/msgpack';
 import WebSocket from 'ws';
 import type { Server } from './server.ts';
+
+export type Encoding = 'json' | 'msgpack';
+/** The subprotocol of each encoding (docs/protocol.md; JSON is also what a socket without one speaks). */
+const SUBPROTOCOL = { json: undefined, msgpack: 'parley.v1.msgpack' } as const;
+let encoding: Encoding = 'json';
+
+/** The encoding of the sockets opened from now on (a suite picks it in its `beforeAll`). */
+export function useEncoding(e: Encoding): void {
+  encoding = e;
+}
+
+/** The encoding sockets are opened with now (for tests that open sockets of their own, e.g. the typed client). */
+export const currentEncoding = (): Encoding => encoding;
 
 // ---- server → client frames, as docs/protocol.md states them (deliberately not the server's own types)
 
@@ -54,9 +71,13 @@ export class Client {
   #wake: (() => void)[] = [];
   #hb = 0;
 
-  private constructor(readonly ws: WebSocket) {
+  private constructor(
+    readonly ws: WebSocket,
+    /** What this socket speaks: frames of the other kind from the server are protocol violations. */
+    readonly encoding: Encoding,
+  ) {
     open.add(this);
-    ws.on('message', (data, isBinary) => this.#receive(isBinary ? '<binary>' : data.toString()));
+    ws.on('message', (data, isBinary) => this.#receive(data as Buffer, isBinary));
     this.closed = new Promise((resolve) =>
       ws.on('close', (code, reason) => {
         open.delete(this);
@@ -86,15 +107,18 @@ export class Client {
   static open(wsUrl: string, query: Record<string, string> = {}, opts: WebSocket.ClientOptions = {}): Promise<Client> {
     const qs = new URLSearchParams(query).toString();
     const url = qs ? `${wsUrl}?${qs}` : wsUrl;
+    const enc = encoding;
+    const protocol = SUBPROTOCOL[enc];
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, opts);
+      // `ws` fails the handshake unless the server answers with the subprotocol asked for.
+      const ws = protocol ? new WebSocket(url, [protocol], opts) : new WebSocket(url, opts);
       ws.once('unexpected-response', (_req, res) => {
         reject(new UpgradeRefused(res.statusCode ?? 0, res.headers));
         res.resume();
         ws.terminate();
       });
       ws.once('error', reject);
-      ws.once('upgrade', () => resolve(new Client(ws)));
+      ws.once('upgrade', () => resolve(new Client(ws, enc)));
     });
   }
 
@@ -105,11 +129,22 @@ export class Client {
     return first;
   }
 
-  /** Sends a frame: an object as JSON, a string as is. False when the socket is not open. */
+  /**
+   * Sends a frame in the socket's encoding; false when the socket is not open. A string is JSON
+   * text, sent as is on a JSON socket; on a MessagePack socket the value it parses to goes as
+   * MessagePack, and a string that is not JSON as its bytes (which are no MessagePack either).
+   */
   send(frame: object | string): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
-    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    if (this.encoding === 'json') this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    else this.ws.send(typeof frame === 'string' ? packJsonText(frame) : encode(frame));
     return true;
+  }
+
+  /** Sends `frame` as the other kind of frame: JSON bytes in a binary frame to a JSON socket, JSON text to a MessagePack one. */
+  sendOtherKind(frame: object): void {
+    const json = JSON.stringify(frame);
+    this.ws.send(this.encoding === 'json' ? Buffer.from(json) : json);
   }
 
   /**
@@ -174,13 +209,14 @@ export class Client {
     return this.closed;
   }
 
-  #receive(raw: string): void {
+  #receive(raw: Buffer, isBinary: boolean): void {
     this.frames++;
+    if (isBinary !== (this.encoding === 'msgpack')) return this.#violation(`a ${isBinary ? 'binary' : 'text'} frame on a ${this.encoding} socket`);
     let data: unknown;
     try {
-      data = JSON.parse(raw);
+      data = isBinary ? decode(raw) : JSON.parse(raw.toString());
     } catch {
-      this.#violation(raw);
+      this.#violation(raw.toString());
       return;
     }
     const frame = data as { type?: unknown; events?: unknown };
@@ -204,6 +240,14 @@ export class Client {
     const wake = this.#wake;
     this.#wake = [];
     for (const w of wake) w();
+  }
+}
+
+function packJsonText(text: string): Uint8Array {
+  try {
+    return encode(JSON.parse(text));
+  } catch {
+    return Buffer.from(text);
   }
 }
 
@@ -247,5 +291,5 @@ export function closeAllClients(): void {
   for (const c of open) c.ws.terminate();
   open.clear();
   const seen = violations.splice(0);
-  if (seen.length > 0) throw new Error(`server frames that are not JSON objects with a type: ${seen.join(' | ')}`);
+  if (seen.length > 0) throw new Error(`server frames that are not objects with a type in the socket's encoding: ${seen.join(' | ')}`);
 }

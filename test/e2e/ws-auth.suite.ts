@@ -7,7 +7,7 @@ import { ParleyClient } from '@parley/client';
 import { sign } from 'hono/jwt';
 import WebSocket from 'ws';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Client, JWT_SECRET, type Runtime, type Server, closeAllClients, closeOf, connectByFrame, ownServers, refusedUpgrade, rest, sleep, uid } from './server.ts';
+import { Client, JWT_SECRET, currentEncoding, type Runtime, type Server, closeAllClients, closeOf, connectByFrame, ownServers, refusedUpgrade, rest, sleep, uid } from './server.ts';
 
 const SECRET = JWT_SECRET;
 const now = () => Math.floor(Date.now() / 1000);
@@ -51,18 +51,20 @@ export function wsAuthSuite(runtime: Runtime): void {
         expect(c.events[0]).toMatchObject({ type: 'hello', user: alice });
       });
 
-      const wrongFirst: [string, string | Buffer][] = [
+      // Strings are JSON text, sent in the socket's encoding (`Client.send`).
+      const wrongFirst: [string, string | { otherKind: object }][] = [
         ['a heartbeat', JSON.stringify({ type: 'heartbeat', id: 1 })],
         ['a join', JSON.stringify({ type: 'join', room: 'lobby' })],
         ['not JSON', '{"type":"auth","user":'],
         ['an unknown type', JSON.stringify({ type: 'dance' })],
-        ['a binary frame', Buffer.from(JSON.stringify({ type: 'auth', user: 'alice' }))],
+        ['an auth frame of the other kind (binary on JSON, text on MessagePack)', { otherKind: { type: 'auth', user: 'alice' } }],
         ['an auth frame with a user name that is not valid', JSON.stringify({ type: 'auth', user: 'not a name!' })],
         ['an auth frame with a token but no user', JSON.stringify({ type: 'auth', token: 'x.y.z' })],
       ];
       it.each(wrongFirst)('closes with 1008 and says nothing when the first frame is %s', async (_what, frame) => {
         const c = await Client.open(server.wsUrl);
-        c.ws.send(frame);
+        if (typeof frame === 'string') c.send(frame);
+        else c.sendOtherKind(frame.otherKind);
         const closed = await closeOf(c);
         expect(closed.code).toBe(1008);
         expect(closed.reason).not.toBe('');
@@ -209,6 +211,7 @@ export function wsAuthSuite(runtime: Runtime): void {
         const client = new ParleyClient({
           url: server.url,
           WebSocket: WebSocket as never,
+          encoding: currentEncoding(),
           token: async () => {
             const exp = now() + 3;
             calls.push({ at: Date.now(), exp: exp * 1000 });

@@ -48,9 +48,9 @@ export function wsErrorsSuite(runtime: Runtime): void {
         expect(a.all('ack')).toEqual([]);
       });
 
-      it('a binary frame', async () => {
+      it('a frame of the other kind: binary on a JSON socket, text on a MessagePack one', async () => {
         const a = await connect(server, uid('alice'));
-        a.ws.send(Buffer.from(JSON.stringify({ type: 'heartbeat', id: 1 })));
+        a.sendOtherKind({ type: 'heartbeat', id: 1 });
         expect(await a.nextOf('error')).toMatchObject({ code: 'invalid_message' });
         await a.heartbeat();
       });

@@ -44,6 +44,9 @@ function setup(opts: { batchWindowMs?: number } = {}) {
   const terminated: FakeSocket[] = [];
   const sockets: SocketOps = {
     send: (ws, frame) => (ws as unknown as FakeSocket).send(frame.text),
+    sendBinary: () => {
+      throw new Error('these sockets speak JSON'); // MessagePack sockets: encodings.test.ts
+    },
     ping: () => false,
     watchLiveness: () => undefined,
     terminate: (ws) => void terminated.push(ws as unknown as FakeSocket),

@@ -54,7 +54,7 @@ const CHECKS: Record<ServerFrame['type'], (f: Obj) => boolean> = {
 };
 
 /**
- * Returns the frames carried by one WebSocket text frame, in order: a `batch` is unwrapped
+ * Returns the frames carried by one WebSocket text frame (JSON), in order: a `batch` is unwrapped
  * (recursively) so callers handle its events exactly as if they had come one by one. Malformed
  * frames and unknown types are skipped; never throws.
  */
@@ -66,8 +66,13 @@ export function decodeFrames(data: unknown): ServerFrame[] {
   } catch {
     return [];
   }
+  return collectFrames(parsed);
+}
+
+/** `decodeFrames` for a frame already decoded from its encoding (MessagePack). */
+export function collectFrames(value: unknown): ServerFrame[] {
   const out: ServerFrame[] = [];
-  collect(parsed, out);
+  collect(value, out);
   return out;
 }
 

@@ -7,7 +7,7 @@
  * rooms resumed with `since`; a `reset` event when a room's log was lost.
  */
 import { CLOSE, directRoom, type Member, type ServerFrame } from './wire.ts';
-import { decodeFrames } from './decode.ts';
+import { type Codec, jsonCodec, loadCodec } from './codec.ts';
 import { Emitter } from './emitter.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { authHeaders, resolveOptions, socketUrl, type ResolvedOptions } from './options.ts';
@@ -63,6 +63,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #reconnectTimer: unknown = null;
   /** Counts `#open` calls, so that a token that arrives late for an abandoned attempt is dropped. */
   #opening = 0;
+  /** How frames are written and read; null until the MessagePack codec has loaded. */
+  #codec: Codec | null;
   /** The token the current socket authenticated with (jwt auth). */
   #token: string | undefined = undefined;
   readonly #tokens: TokenKeeper;
@@ -80,6 +82,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     super();
     this.#o = resolveOptions(options);
     this.#user = options.token === undefined ? options.user : undefined;
+    this.#codec = this.#o.encoding === 'json' ? jsonCodec : null;
     this.#outbox = new Outbox(this.#o.random);
     this.#heartbeat = new Heartbeat({
       timers: this.#o.timers,
@@ -264,34 +267,54 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #open(): void {
     this.#setState(this.#conn === 0 ? 'connecting' : 'reconnecting');
     const attempt = ++this.#opening;
+    const abandoned = () => attempt !== this.#opening || this.#state === 'closed' || this.#ws !== null;
+    if (this.#codec === null) return this.#loadCodec(abandoned);
     const token = currentToken(this.#o);
     if (!isPromise<string>(token)) return this.#dial(token);
     token.then(
       (t) => {
-        if (attempt === this.#opening && this.#state !== 'closed' && this.#ws === null) this.#dial(t);
+        if (!abandoned()) this.#dial(t);
       },
       (err: unknown) => {
-        if (attempt !== this.#opening || this.#state === 'closed' || this.#ws !== null) return;
+        if (abandoned()) return;
         this.emit('error', tokenFailed(err));
         this.#closed(CLOSE.abnormal, 'no token');
       },
     );
   }
 
+  /** Imports the MessagePack codec, then opens; a failed import is retried like a failed connect. */
+  #loadCodec(abandoned: () => boolean): void {
+    Promise.resolve(loadCodec(this.#o.encoding)).then(
+      (codec) => {
+        this.#codec = codec;
+        if (!abandoned()) this.#open();
+      },
+      (err: unknown) => {
+        if (abandoned()) return;
+        this.emit('error', new ClientError('codec_failed', `the ${this.#o.encoding} codec could not be loaded: ${String(err)}`));
+        this.#closed(CLOSE.abnormal, 'no codec');
+      },
+    );
+  }
+
   /** Opens the socket; without `authInUrl` its first frame is `auth` with the credentials. */
   #dial(token: string | undefined): void {
-    const ws = new this.#o.WebSocket(socketUrl(this.#o, token));
+    const codec = this.#codec ?? jsonCodec;
+    const url = socketUrl(this.#o, token);
+    const ws = codec.protocol === undefined ? new this.#o.WebSocket(url) : new this.#o.WebSocket(url, [codec.protocol]);
+    if (codec.binaryType !== undefined) ws.binaryType = codec.binaryType;
     this.#ws = ws;
     this.#conn++;
     this.#token = token;
     if (!this.#o.authInUrl) {
       ws.onopen = () => {
-        if (this.#ws === ws) ws.send(JSON.stringify(authFrame(this.#o, token)));
+        if (this.#ws === ws) ws.send(codec.encode(authFrame(this.#o, token)));
       };
     }
     ws.onmessage = (ev: { data: unknown }) => {
       if (this.#ws !== ws) return;
-      for (const frame of decodeFrames(ev.data)) this.#handle(frame);
+      for (const frame of codec.decode(ev.data)) this.#handle(frame);
     };
     ws.onclose = (ev: { code: number; reason: string }) => {
       if (this.#ws === ws) this.#closed(ev.code, ev.reason);
@@ -431,7 +454,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #write(frame: object): boolean {
     const ws = this.#ws;
     if (!ws || ws.readyState !== WS_OPEN || this.#state !== 'open') return false;
-    ws.send(JSON.stringify(frame));
+    ws.send((this.#codec ?? jsonCodec).encode(frame));
     return true;
   }
 

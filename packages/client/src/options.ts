@@ -24,6 +24,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     timers: globalTimers,
     random: Math.random,
     authInUrl: false,
+    encoding: 'json',
     ...options,
     url: options.url.replace(/\/+$/, ''),
     WebSocket: WS,

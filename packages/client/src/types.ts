@@ -1,7 +1,7 @@
 /**
  * Public types of the typed client: options, events, and the minimal WebSocket shape it needs.
  */
-import type { ErrorCode, GroupRole, Member, Message, PresenceStatus } from './wire.ts';
+import type { Encoding, ErrorCode, GroupRole, Member, Message, PresenceStatus } from './wire.ts';
 
 /**
  * The part of a WebSocket the client uses. Browser, Deno and `ws` (Node) sockets all fit.
@@ -10,7 +10,9 @@ import type { ErrorCode, GroupRole, Member, Message, PresenceStatus } from './wi
  */
 export interface WebSocketLike {
   readonly readyState: number;
-  send(data: string): void;
+  /** Set to `arraybuffer` for MessagePack, so that binary frames arrive as ArrayBuffers. */
+  binaryType?: string;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   onopen: ((ev: never) => unknown) | null;
   onmessage: ((ev: never) => unknown) | null;
@@ -19,7 +21,7 @@ export interface WebSocketLike {
 }
 
 /** A WebSocket constructor: `globalThis.WebSocket`, or `WebSocket` from the `ws` package. */
-export type WebSocketCtor = new (url: string) => WebSocketLike;
+export type WebSocketCtor = new (url: string, protocols?: string[]) => WebSocketLike;
 
 /** Timers the client schedules with; injectable so tests control time. */
 export interface Timers {
@@ -50,6 +52,12 @@ export type ClientOptions = {
   authInUrl?: boolean;
   /** Defaults to `globalThis.WebSocket`. Node 20 has none: pass `WebSocket` from `ws`. */
   WebSocket?: WebSocketCtor;
+  /**
+   * How frames travel (default `json`): `msgpack` asks for the subprotocol `parley.v1.msgpack` and
+   * sends and receives binary MessagePack frames, fewer bytes for the same frames. Its codec
+   * (`@msgpack/msgpack`) is imported when the client first connects, never for JSON.
+   */
+  encoding?: Encoding;
   /** Defaults to `globalThis.fetch`; used to fill gaps from the history route. */
   fetch?: FetchLike;
   /** Defaults to the global timers. */
@@ -80,6 +88,8 @@ export const CLIENT_ERROR = {
   history_failed: 'history_failed',
   /** The token provider threw or rejected; the client tries again with the reconnect backoff. */
   token_failed: 'token_failed',
+  /** The MessagePack codec could not be loaded (`encoding: 'msgpack'`); tried again with the reconnect backoff. */
+  codec_failed: 'codec_failed',
   closed: 'closed',
   left: 'left',
 } as const;

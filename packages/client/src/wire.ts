@@ -27,6 +27,16 @@ export const LIMITS = {
 } as const;
 
 /**
+ * WebSocket subprotocols (`Sec-WebSocket-Protocol`), one per encoding of the same frames: JSON text
+ * frames (the default, also for a socket that asks for no subprotocol) or binary MessagePack frames.
+ */
+export const SUBPROTOCOLS = {
+  json: 'parley.v1.json',
+  msgpack: 'parley.v1.msgpack',
+} as const;
+export type Encoding = keyof typeof SUBPROTOCOLS;
+
+/**
  * WebSocket close codes: the ones the server sends, and the standard ones either side may see
  * (1001 a peer going away, 1005 a close without a code, 1006 a connection lost without a close,
  * 1007 a text frame that is not UTF-8).
