@@ -12,13 +12,25 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { type Plugin, build } from 'esbuild';
 import { buildClient } from './build-client.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const demoDir = join(root, 'packages', 'demo');
 /** Where the generated module lives (checked in). */
 export const GENERATED_PATH = join(demoDir, 'assets.gen.ts');
+
+/**
+ * The demo speaks JSON. The client imports its MessagePack codec dynamically, which bundlers that
+ * split code put into a chunk of its own; esbuild without splitting would inline it, so the import
+ * is left out here (it is never reached with `encoding: 'json'`).
+ */
+const jsonOnly: Plugin = {
+  name: 'json-only',
+  setup(b) {
+    b.onResolve({ filter: /\/msgpack\.js$/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined));
+  },
+};
 
 /** Returns the source of the generated module. Deterministic: same inputs, same bytes. */
 export async function buildDemo(): Promise<string> {
@@ -40,6 +52,7 @@ export async function buildDemo(): Promise<string> {
       logLevel: 'silent',
       // Not tsconfig.json: its `paths` would bundle the client's sources instead of its build.
       tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
+      plugins: [jsonOnly],
     }),
   ]);
   const js = bundle.outputFiles[0]?.text;

@@ -11,6 +11,17 @@ import { boot, reportStartFailure, stopOnce } from './main.ts';
 const raw = (ws: WSContext) => ws.raw as WebSocket;
 
 /**
+ * The subprotocol to answer, when Deno can: it refuses the upgrade (500) unless the protocol is in
+ * the offer split at ", ", as browsers and Deno write it. An offer of several joined by "," alone
+ * (Node's `ws` client) gets no subprotocol, and the client fails the handshake as for one the
+ * server does not speak; a single offer always works.
+ */
+function answerable(header: string | undefined): string | undefined {
+  const protocol = chooseProtocol(header);
+  return protocol !== undefined && header?.split(', ').includes(protocol) ? protocol : undefined;
+}
+
+/**
  * Deno has no server-side ping API, so the heartbeat round counts client frames instead (4000
  * after two silent intervals). Deno's own idle ping stays on as a backstop, set later than that.
  * The subprotocol is chosen per request, as the route chooses the encoding (hono's helper alone
@@ -19,7 +30,7 @@ const raw = (ws: WSContext) => ws.raw as WebSocket;
 function denoRuntime(config: Config): WsRuntime {
   const idleTimeout = Math.max(1, Math.ceil((4 * config.heartbeatMs) / 1000));
   const upgradeWebSocket = ((createEvents: Parameters<typeof denoUpgrade>[0]) => (c: Context, next: Next) =>
-    denoUpgrade(createEvents as never, { idleTimeout, protocol: chooseProtocol(c.req.header('sec-websocket-protocol')) })(c, next)) as unknown as UpgradeWebSocket;
+    denoUpgrade(createEvents as never, { idleTimeout, protocol: answerable(c.req.header('sec-websocket-protocol')) })(c, next)) as unknown as UpgradeWebSocket;
   return {
     upgradeWebSocket,
     sockets: {

@@ -90,11 +90,12 @@ export class Client {
   }
 
   /**
-   * Opens a socket to `wsUrl` with `query` (e.g. `{ user: 'alice' }`) and waits for the first event;
-   * rejects with `UpgradeRefused` when the server answers the upgrade with an HTTP status.
+   * Opens a socket to `wsUrl` with `query` (e.g. `{ user: 'alice' }`), speaking `enc` (by default
+   * the one `useEncoding` set), and waits for the first event; rejects with `UpgradeRefused` when
+   * the server answers the upgrade with an HTTP status.
    */
-  static async connect(wsUrl: string, query: Record<string, string>, opts: WebSocket.ClientOptions = {}): Promise<Client> {
-    const client = await Client.open(wsUrl, query, opts);
+  static async connect(wsUrl: string, query: Record<string, string>, opts: WebSocket.ClientOptions = {}, enc: Encoding = encoding): Promise<Client> {
+    const client = await Client.open(wsUrl, query, opts, enc);
     // The first event must be hello; `next` takes it so that tests start from the next one.
     await client.next(() => true, 10_000);
     return client;
@@ -104,10 +105,9 @@ export class Client {
    * Opens a socket and resolves once it is upgraded, without waiting for any event (for a socket
    * that authenticates with its first frame); rejects with `UpgradeRefused` like `connect`.
    */
-  static open(wsUrl: string, query: Record<string, string> = {}, opts: WebSocket.ClientOptions = {}): Promise<Client> {
+  static open(wsUrl: string, query: Record<string, string> = {}, opts: WebSocket.ClientOptions = {}, enc: Encoding = encoding): Promise<Client> {
     const qs = new URLSearchParams(query).toString();
     const url = qs ? `${wsUrl}?${qs}` : wsUrl;
-    const enc = encoding;
     const protocol = SUBPROTOCOL[enc];
     return new Promise((resolve, reject) => {
       // `ws` fails the handshake unless the server answers with the subprotocol asked for.

@@ -1,13 +1,15 @@
 /**
  * The WebSocket end-to-end suite against the Node entry point, every socket speaking MessagePack
  * (subprotocol `parley.v1.msgpack`); ws.node.test.ts runs it in JSON. A file of its own, so that
- * the two encodings run side by side.
+ * the two encodings run side by side. Also the negotiation, and both encodings in one room.
  */
 import { beforeAll, describe } from 'vitest';
 import { useEncoding } from './client.ts';
+import { wsEncodingSuite } from './ws-encoding.suite.ts';
 import { wsSuite } from './ws.suite.ts';
 
 describe('MessagePack', () => {
   beforeAll(() => useEncoding('msgpack'));
   wsSuite('node');
 });
+wsEncodingSuite('node');
