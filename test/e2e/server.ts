@@ -5,7 +5,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { closeAllClients } from './client.ts';
 
 export type Runtime = 'node' | 'deno';
 
@@ -61,6 +62,26 @@ export function ownServers(runtime: Runtime): (env: Record<string, string>) => P
     const s = await startServer(runtime, env);
     servers.push(s);
     return s;
+  };
+}
+
+/**
+ * The one server of a suite: started with `env` before its first test, stopped after its last (it
+ * must exit 0), every client closed after each test. Call it inside the suite's `describe`; it
+ * returns the running server.
+ */
+export function suiteServer(runtime: Runtime, env: Record<string, string> = {}): () => Server {
+  let server: Server | undefined;
+  beforeAll(async () => {
+    server = await startServer(runtime, env);
+  });
+  afterAll(async () => {
+    expect(await server?.stop()).toBe(0);
+  });
+  afterEach(closeAllClients);
+  return () => {
+    if (!server) throw new Error('the suite server did not start');
+    return server;
   };
 }
 

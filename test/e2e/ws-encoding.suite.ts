@@ -2,9 +2,9 @@
  * The subprotocol negotiation and sockets of both encodings side by side, end to end. The other
  * suites run whole in each encoding (ws.*.test.ts); this one is about the two meeting.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { Client, type Runtime, type Server, closeAllClients, eventually, startServer, uid } from './server.ts';
+import { Client, type Runtime, type Server, eventually, suiteServer, uid } from './server.ts';
 
 /** The subprotocol the server answers an upgrade that offers `header` with (browsers join offers with ", "). */
 function answer(server: Server, header: string): Promise<string | undefined> {
@@ -21,26 +21,19 @@ function answer(server: Server, header: string): Promise<string | undefined> {
 
 export function wsEncodingSuite(runtime: Runtime): void {
   describe(`WebSocket encodings on ${runtime}`, () => {
-    let server: Server;
-    beforeAll(async () => {
-      server = await startServer(runtime, { SEND_RATE: '1000', SEND_BURST: '1000' });
-    });
-    afterAll(async () => {
-      expect(await server?.stop()).toBe(0);
-    });
-    afterEach(closeAllClients);
+    const server = suiteServer(runtime, { SEND_RATE: '1000', SEND_BURST: '1000' });
 
     it('answers the first subprotocol offered that it speaks, and none to offers it does not speak', async () => {
-      expect(await answer(server, 'parley.v1.msgpack')).toBe('parley.v1.msgpack');
-      expect(await answer(server, 'chat.v9, parley.v1.msgpack, parley.v1.json')).toBe('parley.v1.msgpack');
-      expect(await answer(server, 'parley.v1.json, parley.v1.msgpack')).toBe('parley.v1.json');
-      expect(await answer(server, 'parley.v2')).toBeUndefined();
+      expect(await answer(server(), 'parley.v1.msgpack')).toBe('parley.v1.msgpack');
+      expect(await answer(server(), 'chat.v9, parley.v1.msgpack, parley.v1.json')).toBe('parley.v1.msgpack');
+      expect(await answer(server(), 'parley.v1.json, parley.v1.msgpack')).toBe('parley.v1.json');
+      expect(await answer(server(), 'parley.v2')).toBeUndefined();
     });
 
     it('delivers a room’s messages alike to JSON and MessagePack members, one by one and in batches', async () => {
       const room = uid('room');
-      const json = await Client.connect(server.wsUrl, { user: uid('alice') }, {}, 'json');
-      const packed = await Client.connect(server.wsUrl, { user: uid('bob') }, {}, 'msgpack');
+      const json = await Client.connect(server().wsUrl, { user: uid('alice') }, {}, 'json');
+      const packed = await Client.connect(server().wsUrl, { user: uid('bob') }, {}, 'msgpack');
       await json.join(room);
       await packed.join(room);
       await packed.post(room, 'one', 'p-1');
