@@ -1,8 +1,8 @@
 /**
  * Sockets opened without credentials in the URL (v1.1): they wait, and are sent nothing, until an
  * `auth` frame arrives within `AUTH_TIMEOUT_MS`; then `Sessions.open` says hello. Any other frame
- * first (frames that do not decode, or not in the socket's encoding, included), a refused credential or the timeout closes with
- * 1008; a user at MAX_CONNS_PER_USER gets `error` `rate_limited`, then 1008. A pending socket counts towards the instance's capacity, but is nobody yet: presence and
+ * first (frames that do not decode, or not in the socket's encoding, included), a refused
+ * credential or the timeout closes with 1008; a user at MAX_CONNS_PER_USER gets `error` `rate_limited`, then 1008. A pending socket counts towards the instance's capacity, but is nobody yet: presence and
  * rooms know nothing of it. Its timeout bounds its life, so the heartbeat round does not visit it.
  */
 import type { WSContext } from 'hono/ws';
