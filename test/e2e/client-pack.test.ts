@@ -34,7 +34,7 @@ client.on('message', (m) => m.text.toUpperCase());
 export { ack, group, room, restart, delay, frame, ClientError };
 `;
 
-/** Two users chat and a group is made, through the installed package only. */
+/** Two users chat (one in JSON, one in MessagePack) and a group is made, through the installed package only. */
 const CHAT_MJS = `
 import { ParleyClient } from '@parley/client';
 import { LIMITS } from '@parley/client/wire';
@@ -43,7 +43,8 @@ import { WebSocket } from ${JSON.stringify(WS)};
 setTimeout(() => { console.error('timed out'); process.exit(1); }, 15000).unref();
 const url = process.argv[2];
 const alice = new ParleyClient({ url, user: 'alice', WebSocket });
-const bob = new ParleyClient({ url, user: 'bob', WebSocket });
+// bob speaks MessagePack: the installed package imports its codec, and the room is shared with JSON.
+const bob = new ParleyClient({ url, user: 'bob', WebSocket, encoding: 'msgpack' });
 const bobJoined = new Promise((resolve) => bob.on('joined', resolve));
 const got = new Promise((resolve) => bob.on('message', (m) => m.text === 'from the tarball' && resolve(m)));
 bob.connect();

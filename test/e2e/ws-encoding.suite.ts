@@ -2,9 +2,14 @@
  * The subprotocol negotiation and sockets of both encodings side by side, end to end. The other
  * suites run whole in each encoding (ws.*.test.ts); this one is about the two meeting.
  */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Client, type Runtime, type Server, eventually, suiteServer, uid } from './server.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The subprotocol the server answers an upgrade that offers `header` with (browsers join offers with ", "). */
 function answer(server: Server, header: string): Promise<string | undefined> {
@@ -45,5 +50,13 @@ export function wsEncodingSuite(runtime: Runtime): void {
       expect(packed.frames).toBeLessThan(packed.events.length); // some came batched
       expect(packed.violations).toEqual([]);
     });
+
+    // The Node client speaks MessagePack throughout the suites (ws-auth's typed client, client-pack).
+    it.runIf(runtime === 'deno')('lets the typed client speak MessagePack on Deno, in a room shared with a JSON user', async () => {
+      const room = uid('deno');
+      const deno = `${ROOT}node_modules/.bin/deno`;
+      const { stdout } = await promisify(execFile)(deno, ['run', '--allow-net', '--allow-env', '--allow-read', 'test/e2e/deno-client.ts', server().url, room], { cwd: ROOT });
+      expect(JSON.parse(stdout)).toEqual({ ack: 1, from: `${room}-json`, text: 'from Deno ✓', seq: 1 });
+    }, 30_000);
   });
 }
