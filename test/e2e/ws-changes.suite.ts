@@ -9,7 +9,7 @@ import { type Client, type Message, type Runtime, type Server, closeAllClients, 
 
 type Reaction = { emoji: string; count: number; users: string[] };
 /** A log entry as the contract states it, with the state history shows of a text message. */
-type Entry = Message & {
+export type Entry = Message & {
   kind?: 'edit' | 'delete' | 'reaction';
   target?: number;
   emoji?: string;
