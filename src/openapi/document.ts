@@ -19,7 +19,8 @@ positions, beside the WebSocket at \`GET /ws\` (its frames are described in docs
 **Errors.** Every refusal is \`{"error":{"code","message"}}\`; the code fits the status (400
 \`invalid_request\`, 401 \`unauthorized\`, 403 \`forbidden\`, 404 \`not_found\`, 409 \`conflict\`, 413
 \`too_large\`, 429 \`rate_limited\`, 503 \`unavailable\`). 429 and 503 carry \`Retry-After\` in seconds.
-A path or method that is not listed here answers 404 \`not_found\`.
+A path or method that is not listed here answers 404 \`not_found\` (under \`/v1/\`, 401 first without a
+valid credential).
 
 Clients must ignore fields they do not know: answers may gain fields.`;
 
