@@ -5,7 +5,9 @@
  * bodies and the history query live with the other inputs in `src/protocol/inbound.ts`.
  */
 import * as v from 'valibot';
-import { GROUP_ID_RE, LIMITS, USER_RE, parseRoom } from '@parley/client/wire';
+import { GROUP_ID_RE, LIMITS, type Member as WireMember, type Message as WireMessage, USER_RE, parseRoom } from '@parley/client/wire';
+import type { ConversationItem } from '../chat/conversations.ts';
+import type { GroupView } from '../chat/groups.ts';
 import { UserName, groupId } from '../protocol/inbound.ts';
 import type { RestErrorCode } from '../errors.ts';
 
@@ -38,10 +40,16 @@ export const GroupParams = v.object({ id: groupId });
 export const GroupMemberParams = v.object({ id: groupId, user: UserName });
 
 // Answers. Clients ignore fields they do not know: fields may be added, never taken away.
+const emoji = v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.emojiChars));
+
 export const Reaction = v.object({
-  emoji: v.string(),
+  emoji,
   count: int(1),
-  users: v.pipe(v.array(userName), v.maxLength(20), v.description('The first 20 users who reacted')),
+  users: v.pipe(
+    v.array(userName),
+    v.maxLength(LIMITS.reactionUsersShown),
+    v.description(`The first ${LIMITS.reactionUsersShown} users to react, in the order they reacted`),
+  ),
 });
 
 export const Message = v.pipe(
@@ -55,11 +63,16 @@ export const Message = v.pipe(
     cid: v.optional(v.pipe(v.string(), v.description("The sender's id for the message, echoed for its resends"))),
     kind: v.optional(v.pipe(v.picklist(['edit', 'delete', 'reaction']), v.description('Absent for a plain text message'))),
     target: v.optional(v.pipe(int(1), v.description('The message an edit, delete or reaction is about'))),
-    emoji: v.optional(v.string()),
-    on: v.optional(v.boolean()),
+    emoji: v.optional(v.pipe(emoji, v.description("A reaction's emoji"))),
+    on: v.optional(v.pipe(v.boolean(), v.description('A reaction added (true) or taken back'))),
     edited: v.optional(v.pipe(int(0), v.description('When the text was last edited (ms); `text` is the latest'))),
     deleted: v.optional(v.pipe(v.literal(true), v.description('Deleted: `text` is ""'))),
-    reactions: v.optional(v.array(Reaction)),
+    reactions: v.optional(
+      v.pipe(v.array(Reaction), v.maxLength(LIMITS.reactionsPerMessage), v.description('In the order the emoji were first used')),
+    ),
+    rev: v.optional(
+      v.pipe(int(0), v.description('With the state above: the seq of the latest entry it includes; apply only later edits, deletes and reactions')),
+    ),
   }),
   v.description('A room log entry, the same on every route and frame'),
 );
@@ -128,6 +141,18 @@ export const ErrorBody = v.object({
 /** A refusal with one code, for a status that has one. */
 export const errorWith = (code: RestErrorCode) =>
   v.object({ error: v.object({ code: v.literal(code), message: v.string() }) });
+
+// The answers' schemas and the types the routes answer with name the same fields: a field added to
+// one and not to the other fails the type check, so that the document cannot fall behind.
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? SameKeys<A, B> : false) : false;
+type Assert<T extends true> = T;
+export type AnswersMatchTheirTypes = [
+  Assert<Same<v.InferOutput<typeof Message>, WireMessage>>,
+  Assert<Same<v.InferOutput<typeof Member>, WireMember>>,
+  Assert<Same<v.InferOutput<typeof Group>, GroupView>>,
+  Assert<Same<v.InferOutput<typeof Conversation>, ConversationItem>>,
+];
 
 /** The named schemas: `components/schemas` of the document, referenced wherever they are used. */
 export const NAMED = {
