@@ -99,13 +99,20 @@ export const SetRoleBody = v.object({ role: v.picklist(['member', 'admin'], 'rol
 /** A user name in a path. */
 export const UserName = userName;
 
-const int = (min: number, max: number) =>
-  v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'not a whole number'), v.transform(Number), v.minValue(min), v.maxValue(max));
+const int = (min: number, max: number, about: string) =>
+  v.pipe(
+    v.string(),
+    v.regex(/^\d{1,15}$/, 'not a whole number'),
+    v.description(`${about} (a whole number, ${min} to ${max})`),
+    v.transform(Number),
+    v.minValue(min),
+    v.maxValue(max),
+  );
 /** REST query of `GET /v1/rooms/:room/messages`. */
 export const HistoryQuery = v.object({
-  after: v.optional(int(0, Number.MAX_SAFE_INTEGER)),
-  before: v.optional(int(1, Number.MAX_SAFE_INTEGER)),
-  limit: v.optional(int(1, LIMITS.historyMax)),
+  after: v.optional(int(0, Number.MAX_SAFE_INTEGER, 'Messages after this seq, oldest first')),
+  before: v.optional(int(1, Number.MAX_SAFE_INTEGER, 'Messages before this seq, the latest of them')),
+  limit: v.optional(int(1, LIMITS.historyMax, `Messages at most; default ${LIMITS.historyDefault}`)),
 });
 
 export type ParseResult =

@@ -2,6 +2,7 @@
  * The demo page in a real browser against the real server: two users in headless Chromium join the
  * same room, see each other online and read each other's messages; three users share a private
  * group whose owner adds and removes members; unread badges and "Seen by" follow two users' reads.
+ * The API reference page at /docs shows every operation of /openapi.json without leaving the server.
  *
  * Needs Debian's Chromium at /usr/bin/chromium (never downloaded); the suite is skipped without it.
  * Screenshots go to a fresh temp directory (or `PARLEY_E2E_SCREENSHOTS`), printed at the end.
@@ -293,4 +294,24 @@ describe('demo page in Chromium', () => {
     console.log(`screenshots: ${dir}/reads-dana.png ${dir}/reads-erik.png`);
     expect(pageErrors).toEqual([]);
   }, 90_000);
+
+  it('the API reference page shows every operation of the document, loaded from this server only', async () => {
+    const page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const elsewhere: string[] = [];
+    page.on('request', (req) => {
+      if (!req.url().startsWith(baseUrl) && !req.url().startsWith('data:')) elsewhere.push(req.url());
+    });
+    const doc = (await (await fetch(`${baseUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const operations = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
+    await page.goto(`${baseUrl}/docs`);
+    await page.locator('.opblock').nth(operations - 1).waitFor();
+    expect(await page.locator('.opblock').count()).toBe(operations);
+    await page.locator('.opblock-summary-path', { hasText: '/v1/rooms/{room}/messages' }).first().waitFor();
+    const dir = process.env['PARLEY_E2E_SCREENSHOTS'] ?? (await mkdtemp(join(tmpdir(), 'parley-e2e-')));
+    await page.screenshot({ path: join(dir, 'docs.png'), fullPage: true });
+    console.log(`screenshot: ${dir}/docs.png`);
+    expect(elsewhere).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 });
