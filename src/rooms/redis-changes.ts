@@ -12,6 +12,7 @@
  */
 import { LIMITS, type Reaction } from '@parley/client/wire';
 import { UNCOUNTED_WINDOW } from '../reads/types.ts';
+import { parseJson } from '../redis/codecs/codec.ts';
 import * as RoomLogEntries from '../redis/codecs/room-log.ts';
 import { script } from '../redis/script.ts';
 import type { MessageState } from './types.ts';
@@ -186,13 +187,7 @@ const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSaf
 
 /** A stored state (see the file's head); null when it does not parse as one. */
 export function decodeState(raw: unknown): MessageState | null {
-  if (typeof raw !== 'string') return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    return null;
-  }
+  const v = parseJson(raw);
   if (!isObj(v) || typeof v['from'] !== 'string' || !isSeq(v['rev'])) return null;
   const state: MessageState = { from: v['from'], rev: v['rev'] };
   if (Array.isArray(v['edits'])) state.edits = v['edits'].filter(isSeq);

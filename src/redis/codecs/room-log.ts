@@ -13,6 +13,7 @@
  * Not a partitioned work stream (one stream per room, read by range), so not a `StreamCodec`.
  */
 import type { Message } from '@parley/client/wire';
+import { parseJson } from './codec.ts';
 
 /** The log stream of a room. */
 export function streamKey(room: string): string {
@@ -49,14 +50,7 @@ export function decode(fields: unknown): Message | null {
 
 /** A message's JSON as stored in the log (also what the room scripts return); null when it is not one. */
 export function decodeMessage(raw: unknown): Message | null {
-  if (typeof raw !== 'string') return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    return null;
-  }
-  return messageOf(v);
+  return messageOf(parseJson(raw));
 }
 
 const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
