@@ -38,15 +38,17 @@ export class ReadTracker {
 
   /**
    * A `joined` answer: its `lastRead`, and the unread count from its messages when they cover
-   * everything after it (else the count the conversation list gave, if it is higher).
+   * everything after it (else the count known before, if it is higher).
    */
   joined(room: string, lastRead: number | undefined, seq: number, messages: readonly Message[]): void {
     const r = this.#room(room);
     if (lastRead !== undefined) r.lastRead = Math.max(r.lastRead, lastRead);
     r.latest = Math.max(r.latest, seq);
     const me = this.#deps.me();
-    r.seen = messages.filter((m) => m.seq > r.lastRead && counts(m, me)).map((m) => m.seq);
     const first = messages[0]?.seq ?? seq + 1;
+    // Unread messages seen before (a resume): they still count, and a delete of one still uncounts it.
+    const before = r.seen.filter((s) => s > r.lastRead && s < first);
+    r.seen = [...before, ...messages.filter((m) => m.seq > r.lastRead && counts(m, me)).map((m) => m.seq)];
     const covered = first <= r.lastRead + 1;
     r.unread = covered ? r.seen.length : Math.max(r.unread, r.seen.length);
     if (seq <= r.lastRead) r.unread = 0;

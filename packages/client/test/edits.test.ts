@@ -172,4 +172,25 @@ describe('unread counts with edits, deletes and reactions', () => {
     for (const f of entries(log.entries.slice(-1))) sock().push(f);
     expect(c.unread('lobby')).toBe(1);
   });
+
+  it('a message deleted while the user was away stops counting, also when the resume had to page the gap', async () => {
+    const log = new LogModel();
+    const gone = log.text('bob', 'typo');
+    log.text('bob', 'kept');
+    const { c, fetch } = client();
+    joined(c, log.read());
+    expect(c.unread('lobby')).toBe(2);
+    sock().serverClose(1006);
+    vi.advanceTimersByTime(1500);
+    log.delete('bob', gone);
+    log.text('bob', 'new');
+    log.text('bob', 'newer');
+    fetch.mockImplementationOnce(async () => ({ ok: true, status: 200, json: async () => ({ room: 'lobby', epoch: 'e1', messages: log.read(3), hasMore: false }) }));
+    sock().accept();
+    // Not recovered: the latest messages only; the delete comes from history.
+    sock().push({ type: 'joined', room: 'lobby', epoch: 'e1', seq: 5, recovered: false, messages: log.read(4), members: [], lastRead: 0 });
+    await settle();
+    expect(c.messages('lobby')).toEqual(log.textState());
+    expect(c.unread('lobby')).toBe(3);
+  });
 });
