@@ -58,7 +58,7 @@ export function messageItem(m: Message, ctx: ItemContext): HTMLLIElement {
   const actions = el('span', 'actions');
   actions.append(button('pick', '☺', 'react'));
   if (mine) actions.append(button('edit', '✎', 'edit'));
-  if (mine || ctx.moderates) actions.append(button('delete', '🗑', 'delete'));
+  if (mine || ctx.moderates) actions.append(button('delete', '✕', 'delete'));
   li.append(actions);
   if (ctx.picking) {
     const picker = el('span', 'picker');
