@@ -104,15 +104,19 @@ describe('demo page in Chromium', () => {
     }
   }, 20_000);
 
-  it('two users chat in one room and see each other online', async () => {
-    const room = `e2e-${Date.now().toString(36)}`;
-    const [alice, bob] = await Promise.all(
-      ['alice', 'bob'].map(async () => {
+  /** Fresh pages, each in its own browser context (its own localStorage); their errors are collected. */
+  const newPages = (n: number): Promise<Page[]> =>
+    Promise.all(
+      Array.from({ length: n }, async () => {
         const page = await (await browser.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
         page.on('pageerror', (err) => pageErrors.push(err.message));
         return page;
       }),
     );
+
+  it('two users chat in one room and see each other online', async () => {
+    const room = `e2e-${Date.now().toString(36)}`;
+    const [alice, bob] = await newPages(2);
     if (!alice || !bob) throw new Error('no pages');
 
     await signIn(alice, baseUrl, 'alice', room);
@@ -159,13 +163,7 @@ describe('demo page in Chromium', () => {
 
   it('a private group: created with a member, another added, one removed', async () => {
     const lobby = `e2e-grp-${Date.now().toString(36)}`;
-    const [alice, bob, carol] = await Promise.all(
-      ['alice', 'bob', 'carol'].map(async () => {
-        const page = await (await browser.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
-        page.on('pageerror', (err) => pageErrors.push(err.message));
-        return page;
-      }),
-    );
+    const [alice, bob, carol] = await newPages(3);
     if (!alice || !bob || !carol) throw new Error('no pages');
     await signIn(alice, baseUrl, 'alice', lobby);
     await signIn(bob, baseUrl, 'bob', lobby);
@@ -241,13 +239,7 @@ describe('demo page in Chromium', () => {
 
   it('unread badges count what a user has not read, and "Seen by" shows who read the last message', async () => {
     const lobby = `e2e-rd-${Date.now().toString(36)}`;
-    const [dana, erik, erik2] = await Promise.all(
-      ['dana', 'erik', 'erik2'].map(async () => {
-        const page = await (await browser.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
-        page.on('pageerror', (err) => pageErrors.push(err.message));
-        return page;
-      }),
-    );
+    const [dana, erik, erik2] = await newPages(3);
     if (!dana || !erik || !erik2) throw new Error('no pages');
     await signIn(dana, baseUrl, 'dana', lobby);
     await signIn(erik, baseUrl, 'erik', lobby);
@@ -318,13 +310,7 @@ describe('demo page in Chromium', () => {
 
   it('edits, deletes and reactions show on the other user\'s page as they happen and after a reload', async () => {
     const room = `e2e-ed-${Date.now().toString(36)}`;
-    const [fay, gus] = await Promise.all(
-      ['fay', 'gus'].map(async () => {
-        const page = await (await browser.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
-        page.on('pageerror', (err) => pageErrors.push(err.message));
-        return page;
-      }),
-    );
+    const [fay, gus] = await newPages(2);
     if (!fay || !gus) throw new Error('no pages');
     await signIn(fay, baseUrl, 'fay', room);
     await signIn(gus, baseUrl, 'gus', room);

@@ -3,10 +3,10 @@
  * fake fetch: the frames and their acks, the message state it keeps per room from `joined`, live
  * entries, recovery and history, and what they do to unread counts.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ClientError, ParleyClient, type Ack } from '../src/index.ts';
 import type { Message } from '../src/wire.ts';
-import { FakeSocket, settle, sock, type Frame } from './fake-socket.ts';
+import { FakeSocket, fakeSocketsAndTimers, settle, sock, type Frame } from './fake-socket.ts';
 import { LogModel } from './log-model.ts';
 
 const entries = (ms: Message[]) => ms.map((m) => ({ type: 'message', ...m }));
@@ -28,13 +28,7 @@ function joined(c: ParleyClient, messages: Message[], lastRead = 0) {
   sock().push({ type: 'joined', room: 'lobby', epoch: 'e1', seq: messages.at(-1)?.seq ?? 0, recovered: false, messages, members: [], lastRead });
 }
 
-beforeEach(() => {
-  FakeSocket.all = [];
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+fakeSocketsAndTimers();
 
 describe('edit, delete, react', () => {
   it('sends each with a cid and resolves with its ack', async () => {
