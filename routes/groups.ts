@@ -1,61 +1,67 @@
 /** Private groups over REST: create, read, add members or change roles, remove members. */
-import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import * as v from 'valibot';
 import type { Chat } from '../src/chat/chat.ts';
-import { AppError } from '../src/errors.ts';
-import { LIMITS } from '@parley/client/wire';
-import { CreateGroupBody, SetRoleBody, UserName, describeIssue, groupId } from '../src/protocol/inbound.ts';
+import { Group, GroupMemberParams, GroupParams } from '../src/openapi/schemas.ts';
+import { CreateGroupBody, SetRoleBody } from '../src/protocol/inbound.ts';
 import type { AuthEnv } from './auth.ts';
+import { RestRoutes } from './rest.ts';
 
-const limit = bodyLimit({
-  maxSize: LIMITS.restBodyBytes,
-  onError: () => {
-    throw new AppError('too_large', `the body is larger than ${LIMITS.restBodyBytes} bytes`);
-  },
-});
+const NOT_MEMBER = 'The caller is not a member, or the group does not exist (ids are not secret, a group\'s title and members are)';
 
-/** Parses a JSON body with `schema`; 400 `invalid_request` when it is not JSON or does not match. */
-async function body<S extends v.GenericSchema>(req: { json(): Promise<unknown> }, schema: S): Promise<v.InferOutput<S>> {
-  const raw: unknown = await req.json().catch(() => {
-    throw new AppError('invalid_request', 'the body is not JSON');
-  });
-  const parsed = v.safeParse(schema, raw);
-  if (!parsed.success) throw new AppError('invalid_request', describeIssue(parsed.issues[0]));
-  return parsed.output;
-}
-
-function param<S extends v.GenericSchema<string, string>>(schema: S, value: string, what: string): string {
-  if (!v.is(schema, value)) throw new AppError('invalid_request', `"${value.slice(0, 80)}" is not a valid ${what}`);
-  return value;
-}
-
-export function groupRoutes(chat: Chat): Hono<AuthEnv> {
-  const r = new Hono<AuthEnv>();
-
-  r.post('/v1/groups', limit, async (c) => {
-    const input = await body(c.req, CreateGroupBody);
-    return c.json(await chat.groups.create(c.var.user, input), 201);
-  });
-
-  r.get('/v1/groups/:id', async (c) => {
-    const id = param(groupId, c.req.param('id'), 'group id');
-    return c.json(await chat.groups.get(c.var.user, id));
-  });
-
-  r.put('/v1/groups/:id/members/:user', limit, async (c) => {
-    const id = param(groupId, c.req.param('id'), 'group id');
-    const user = param(UserName, c.req.param('user'), 'user name');
-    const { role } = await body(c.req, SetRoleBody);
-    return c.json(await chat.groups.setRole(c.var.user, id, user, role));
-  });
-
-  r.delete('/v1/groups/:id/members/:user', async (c) => {
-    const id = param(groupId, c.req.param('id'), 'group id');
-    const user = param(UserName, c.req.param('user'), 'user name');
-    await chat.groups.remove(c.var.user, id, user);
-    return c.body(null, 204);
-  });
-
-  return r;
+export function groupRoutes(chat: Chat): RestRoutes<AuthEnv> {
+  return new RestRoutes<AuthEnv>('groups', true)
+    .add(
+      {
+        method: 'post',
+        path: '/v1/groups',
+        id: 'createGroup',
+        summary: 'Create a private group',
+        description: 'The caller becomes its `owner`; `id` is generated when absent. Its room is `grp:<id>`. At most 1000 members, the owner included.',
+        body: CreateGroupBody,
+        ok: { 201: { description: 'The group', body: Group } },
+        refuses: { 409: 'A group with this id exists' },
+      },
+      async (c, { body }) => c.json(await chat.groups.create(c.var.user, body), 201),
+    )
+    .add(
+      {
+        method: 'get',
+        path: '/v1/groups/:id',
+        id: 'getGroup',
+        summary: 'A group, for its members',
+        params: GroupParams,
+        ok: { 200: { description: 'The group', body: Group } },
+        refuses: { 403: NOT_MEMBER },
+      },
+      async (c, { params: { id } }) => c.json(await chat.groups.get(c.var.user, id)),
+    )
+    .add(
+      {
+        method: 'put',
+        path: '/v1/groups/:id/members/:user',
+        id: 'setGroupMember',
+        summary: "Add a member, or change a member's role",
+        description: 'The owner and admins add members; only the owner grants or takes `admin`.',
+        params: GroupMemberParams,
+        body: SetRoleBody,
+        ok: { 200: { description: 'The group', body: Group } },
+        refuses: { 403: `${NOT_MEMBER}, or its role does not allow this change`, 409: 'The change would leave the group over 1000 members, or change the owner' },
+      },
+      async (c, { params: { id, user }, body: { role } }) => c.json(await chat.groups.setRole(c.var.user, id, user, role)),
+    )
+    .add(
+      {
+        method: 'delete',
+        path: '/v1/groups/:id/members/:user',
+        id: 'removeGroupMember',
+        summary: 'Remove a member, or leave',
+        description: "The owner and admins remove members; only the owner removes an admin; nobody removes the owner; any member removes itself (leaves). The removed user's sockets get `left` with reason `removed`.",
+        params: GroupMemberParams,
+        ok: { 204: { description: 'Removed' } },
+        refuses: { 403: `${NOT_MEMBER}, or its role does not allow this removal`, 409: 'The owner cannot leave' },
+      },
+      async (c, { params: { id, user } }) => {
+        await chat.groups.remove(c.var.user, id, user);
+        return c.body(null, 204);
+      },
+    );
 }

@@ -1,11 +1,17 @@
 /** Prometheus scrape endpoint. */
-import { Hono } from 'hono';
 import type { Metrics } from '../src/metrics.ts';
+import { RestRoutes } from './rest.ts';
 
-export function metricsRoutes(metrics: Metrics): Hono {
-  const r = new Hono();
-  r.get('/metrics', async (c) =>
-    c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
+export function metricsRoutes(metrics: Metrics): RestRoutes {
+  return new RestRoutes('operations', false).add(
+    {
+      method: 'get',
+      path: '/metrics',
+      id: 'getMetrics',
+      summary: 'Prometheus metrics',
+      description: 'The `parley_*` metrics of this instance, in the Prometheus text format.',
+      ok: { 200: { description: 'Prometheus text format', type: 'text/plain' } },
+    },
+    async (c) => c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
   );
-  return r;
 }

@@ -1,25 +1,39 @@
 /** Presence over REST: a room's members, a user's status. */
-import { Hono } from 'hono';
 import type { Chat } from '../src/chat/chat.ts';
-import { AppError } from '../src/errors.ts';
-import { isUserName } from '@parley/client/wire';
+import { RoomParams, RoomPresence, UserParams, UserPresence } from '../src/openapi/schemas.ts';
 import type { AuthEnv } from './auth.ts';
+import { ROOM_FORBIDDEN, RestRoutes } from './rest.ts';
 
-export function presenceRoutes(chat: Chat): Hono<AuthEnv> {
-  const r = new Hono<AuthEnv>();
-
-  r.get('/v1/rooms/:room/presence', async (c) => {
-    const room = c.req.param('room');
-    const kind = await chat.access(c.var.user, room);
-    return c.json({ room, members: await chat.presence.members(room, kind) });
-  });
-
-  r.get('/v1/users/:user/presence', async (c) => {
-    const user = c.req.param('user');
-    if (!isUserName(user)) throw new AppError('invalid_request', `"${user.slice(0, 40)}" is not a valid user name`);
-    const s = await chat.presence.status(user);
-    return c.json({ user, status: s.status, lastSeen: s.lastSeen ?? null });
-  });
-
-  return r;
+export function presenceRoutes(chat: Chat): RestRoutes<AuthEnv> {
+  return new RestRoutes<AuthEnv>('presence', true)
+    .add(
+      {
+        method: 'get',
+        path: '/v1/rooms/:room/presence',
+        id: 'getRoomPresence',
+        summary: "A room's members",
+        description: 'The users with a live connection in the room; for a direct room both users, for a group every member, online or not.',
+        params: RoomParams,
+        ok: { 200: { description: 'The members, sorted by name', body: RoomPresence } },
+        refuses: { 403: ROOM_FORBIDDEN },
+      },
+      async (c, { params: { room } }) => {
+        const kind = await chat.access(c.var.user, room);
+        return c.json({ room, members: await chat.presence.members(room, kind) });
+      },
+    )
+    .add(
+      {
+        method: 'get',
+        path: '/v1/users/:user/presence',
+        id: 'getUserPresence',
+        summary: "A user's status",
+        params: UserParams,
+        ok: { 200: { description: 'Online or offline, and when last seen', body: UserPresence } },
+      },
+      async (c, { params: { user } }) => {
+        const s = await chat.presence.status(user);
+        return c.json({ user, status: s.status, lastSeen: s.lastSeen ?? null });
+      },
+    );
 }

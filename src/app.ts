@@ -8,6 +8,7 @@ import { requireUser } from '../routes/auth.ts';
 import { conversationRoutes } from '../routes/conversations.ts';
 import { groupRoutes } from '../routes/groups.ts';
 import { demoRoutes } from '../routes/demo.ts';
+import { docsRoutes } from '../routes/docs.ts';
 import { healthRoutes } from '../routes/health.ts';
 import { historyRoutes } from '../routes/history.ts';
 import { metricsRoutes } from '../routes/metrics.ts';
@@ -87,17 +88,16 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 
-  app.route('/', healthRoutes(state));
-  app.route('/', metricsRoutes(metrics));
+  // The REST routes, each group with its specs: the document at /openapi.json is made from them.
+  const open = [healthRoutes(state), metricsRoutes(metrics)];
+  const v1 = [historyRoutes(chat), presenceRoutes(chat), conversationRoutes(chat), groupRoutes(chat), readRoutes(chat)];
+  for (const routes of open) app.route('/', routes.app);
   app.route('/', wsRoutes(config, state, sessions, pending, runtime));
   app.route('/', demoRoutes);
+  app.route('/', docsRoutes([...open, ...v1]));
   const authed = new Hono();
   authed.use('/v1/*', requireUser(config.auth));
-  authed.route('/', historyRoutes(chat));
-  authed.route('/', presenceRoutes(chat));
-  authed.route('/', conversationRoutes(chat));
-  authed.route('/', groupRoutes(chat));
-  authed.route('/', readRoutes(chat));
+  for (const routes of v1) authed.route('/', routes.app);
   app.route('/', authed);
 
   const stopLag = watchLoopLag(metrics.loopLag);

@@ -34,8 +34,8 @@ export async function createStores(config: Config): Promise<Stores> {
   const log: MemoryRoomLog = new MemoryRoomLog({
     hotWindow: config.hotWindow,
     idempotencyTtlMs: config.idempotencyTtlMs,
-    isMember: (room, user) => groups.isMember(room, user),
-    onAppend: (message) => reads.appended(message),
+    roleOf: (room, user) => groups.roleIn(room, user),
+    onAppend: (entry, deleted) => reads.appended(entry, deleted),
   });
   const groups = new MemoryGroups(log);
   const reads = new MemoryReadState({ signal: (room, event) => log.signal(room, event) });

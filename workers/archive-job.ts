@@ -9,6 +9,7 @@
 import { Counter, type Registry } from 'prom-client';
 import { MongoArchive } from '../src/archive/mongo.ts';
 import type { Archive } from '../src/archive/types.ts';
+import type { Message } from '@parley/client/wire';
 import { log } from '../src/log.ts';
 import { type DbSource, ensureIndexes, resolveDb } from '../src/mongo/connection.ts';
 import * as Feed from '../src/redis/codecs/archive-feed.ts';
@@ -103,6 +104,17 @@ class RoomCopies implements StreamHandler<Feed.FeedEntry> {
     await Promise.all(Array.from({ length: Math.min(PARALLEL_ROOMS, rooms.length) }, lane));
   }
 
+  /**
+   * v1.1: copies the current state of the text messages just archived and of those the step's
+   * edits, deletes and reactions changed (archived earlier), from the log's state.
+   */
+  async #archiveStates(room: string, epoch: string, entries: readonly Message[]): Promise<void> {
+    const seqs = new Set<number>();
+    for (const m of entries) seqs.add(m.kind === undefined ? m.seq : (m.target as number));
+    const states = await this.#source.states(room, epoch, [...seqs]);
+    if (states.size > 0) await this.#archive.applyStates(room, epoch, states);
+  }
+
   /** Copies what the room's log holds beyond the archived position, in steps. */
   async #copyRoom(room: string): Promise<void> {
     this.#m.rooms.inc();
@@ -116,6 +128,7 @@ class RoomCopies implements StreamHandler<Feed.FeedEntry> {
         log.warn('messages left the hot log before they were archived', { room, epoch: u.epoch, from: u.start, to: first.seq - 1 });
       }
       await this.#archive.put(u.messages);
+      await this.#archiveStates(room, u.epoch, u.messages);
       await this.#source.advance(room, u.epoch, last.seq);
       this.#m.messages.inc(u.messages.length);
       if (u.messages.length < STEP) return;

@@ -11,7 +11,8 @@
  * 2. fills `--rooms` rooms: the reader posts once in each (so they are in its list), another user
  *    posts 3 in each;
  * 3. reads: `--reads` `read` frames that move the position, then as many that do not, reporting the
- *    Redis commands each one cost (INFO commandstats summed over the masters);
+ *    Redis commands each one cost (INFO commandstats summed over the masters); then reactions
+ *    (added, and repeated so that nothing changes) and edits, the same way;
  * 4. conversations: `--requests` sequential `GET /v1/conversations` of the reader, reporting p50, p99
  *    and the Redis commands per request.
  * Prints one JSON line with every figure at the end.
@@ -141,6 +142,26 @@ async function main(): Promise<void> {
     for (let i = 0; i < reads; i++) await roundTrip({ type: 'read', room: rooms[i], seq: 1 });
     after = await commandStats(nodes);
     results['readUnchanged'] = { frames: reads, redisPerRead: perUnit(before, after, reads) };
+
+    // 3b. Reactions and edits (v1.1): 10 emoji on the other user's first message of each of up to
+    // 100 rooms (joined first, not measured), then the same again (nothing changes), then an edit
+    // of the reader's own message in each.
+    const joinedRooms = rooms.slice(0, Math.min(100, ROOMS));
+    for (const room of joinedRooms) await roundTrip({ type: 'join', room });
+    const emoji = Array.from({ length: 10 }, (_, i) => `e${i}`);
+    const reactions = joinedRooms.flatMap((room) => emoji.map((e) => ({ type: 'react', room, seq: 2, emoji: e, on: true })));
+    for (const label of ['reactionAdded', 'reactionUnchanged'] as const) {
+      before = await commandStats(nodes);
+      for (const frame of reactions) await roundTrip(frame);
+      after = await commandStats(nodes);
+      results[label] = { frames: reactions.length, redisPerReaction: perUnit(before, after, reactions.length) };
+    }
+    before = await commandStats(nodes);
+    for (const room of joinedRooms) await roundTrip({ type: 'edit', room, seq: 1, text: 'mine, edited' });
+    after = await commandStats(nodes);
+    results['edit'] = { frames: joinedRooms.length, redisPerEdit: perUnit(before, after, joinedRooms.length) };
+    const refused = frames.filter((f) => f['type'] === 'error');
+    if (refused.length > 0) throw new Error(`refused: ${JSON.stringify(refused.slice(0, 3))}`);
     ws.close();
 
     // 4. The conversation list.

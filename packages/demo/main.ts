@@ -5,8 +5,7 @@
  */
 import { ParleyClient, type ClientState, type Group, type MemberEvent } from '@parley/client';
 import { parseRoom, type Member, type Message } from '@parley/client/wire';
-
-type RoomView = { messages: Message[] };
+import { el, messageItem as item, reacted } from './message-item.ts';
 
 /** How many messages a room keeps in the page; older ones are dropped from view. */
 const KEEP = 500;
@@ -19,12 +18,6 @@ const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
   if (!el) throw new Error(`#${id} is missing from the page`);
   return el as T;
-};
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
 };
 
 const ui = {
@@ -57,7 +50,8 @@ const ui = {
 /** "Seen by …": the last item of the message list, right under the last message. */
 const seen = Object.assign(el('li', 'seen'), { id: 'seen' });
 
-const views = new Map<string, RoomView>();
+/** The rooms on the page; their messages, in their current state, are the client's (`client.messages`). */
+const views = new Set<string>();
 /** Groups the page knows (title, owner, roles), by room `grp:<id>`; kept in step by `member` events. */
 const groups = new Map<string, Group>();
 /** When the user was removed from a group: a conversations answer asked for before then is stale. */
@@ -70,6 +64,9 @@ let active: string | null = null;
 // A room the user asked for (join or direct message): show it as soon as it is joined.
 let selectOnJoin: string | null = null;
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
+// The message of the active room being edited, and the one whose reaction picker is open.
+let editing: number | null = null;
+let picking: number | null = null;
 let lastTypingSent = 0;
 
 const groupId = (room: string): string | undefined => {
@@ -114,26 +111,30 @@ function renderRooms(): void {
   );
 }
 
-function messageItem(m: Message): HTMLLIElement {
-  const li = el('li', m.from === me ? 'msg mine' : 'msg');
-  li.dataset['seq'] = String(m.seq);
-  li.dataset['from'] = m.from;
-  const time = el('time', '', new Date(m.ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
-  time.dateTime = new Date(m.ts).toISOString();
-  li.append(el('span', 'from', m.from), el('span', 'text', m.text), time);
-  return li;
+/** The latest messages of `room` the page shows, each in its current state. */
+const shown = (room: string | null): Message[] => (client && room ? client.messages(room).slice(-KEEP) : []);
+
+const messageItem = (m: Message): HTMLLIElement => {
+  const role = myRole();
+  return item(m, { me, moderates: role === 'owner' || role === 'admin', editing: editing === m.seq, picking: picking === m.seq });
+};
+
+/** Redraws one message of the active room from its current state (edited, deleted, reacted to). */
+function redraw(seq: number): void {
+  const m = active && client ? client.messageState(active, seq) : undefined;
+  const li = ui.messages.querySelector(`li.msg[data-seq="${seq}"]`);
+  if (m && li) li.replaceWith(messageItem(m));
 }
 
 function renderMessages(): void {
-  const view = active ? views.get(active) : undefined;
-  ui.messages.replaceChildren(...(view?.messages ?? []).map(messageItem));
+  ui.messages.replaceChildren(...shown(active).map(messageItem));
   ui.messages.scrollTop = ui.messages.scrollHeight;
   renderSeen();
 }
 
 /** "Seen by …" under the last message of a direct room or group: the others who read up to it. */
 function renderSeen(): void {
-  const last = active ? views.get(active)?.messages.at(-1) : undefined;
+  const last = shown(active).at(-1);
   ui.messages.append(seen);
   if (!client || !active || !last || parseRoom(active)?.kind === 'public') {
     seen.textContent = '';
@@ -237,6 +238,7 @@ function dropRoom(room: string): void {
 
 function select(room: string): void {
   active = room;
+  editing = picking = null;
   ui.title.textContent = roomLabel(room);
   ui.typing.textContent = '';
   ui.text.disabled = ui.send.disabled = ui.leave.disabled = false;
@@ -248,12 +250,10 @@ function select(room: string): void {
 }
 
 function onMessage(m: Message): void {
-  const view = views.get(m.room);
-  if (!view) return;
-  view.messages.push(m);
-  if (view.messages.length > KEEP) view.messages.splice(0, view.messages.length - KEEP);
+  // Edits, deletes and reactions redraw the message they change (the `change` event).
+  if (!views.has(m.room) || m.kind !== undefined) return;
   if (m.room !== active) return; // its badge follows the `unread` event
-  ui.messages.append(messageItem(m));
+  ui.messages.append(messageItem(client?.messageState(m.room, m.seq) ?? m));
   while (ui.messages.childElementCount > KEEP + 1) ui.messages.firstElementChild?.remove();
   renderSeen();
   ui.messages.scrollTop = ui.messages.scrollHeight;
@@ -272,7 +272,7 @@ function start(name: string): void {
   c.on('joined', (j) => {
     // A resumed room keeps what it shows; missed messages arrive as `message` events.
     if (!j.resumed || !views.has(j.room)) {
-      views.set(j.room, { messages: j.messages.slice(-KEEP) });
+      views.add(j.room);
       if (!groups.has(j.room)) loadGroup(c, j.room);
       // Who has read how far, for "Seen by" (receipts keep it current from now on).
       if (parseRoom(j.room)?.kind !== 'public') c.fetchReaders(j.room).then(() => j.room === active && renderSeen(), () => undefined);
@@ -286,11 +286,12 @@ function start(name: string): void {
     }
   });
   c.on('reset', (r) => {
-    views.set(r.room, { messages: r.messages.slice(-KEEP) });
+    views.add(r.room);
     if (r.room === active) renderMessages();
     notice(`${roomLabel(r.room)} was reset; showing the latest messages`);
   });
   c.on('message', onMessage);
+  c.on('change', ({ room, message }) => room === active && redraw(message.seq));
   c.on('unread', () => renderRooms());
   c.on('read', (r) => {
     if (r.room === active && r.user !== me) renderSeen();
@@ -443,6 +444,61 @@ ui.composer.addEventListener('submit', (ev) => {
       notice(`not sent: ${err instanceof Error ? err.message : String(err)}`);
     },
   );
+});
+
+/** Reports a refused edit, delete or reaction (the server's code and message). */
+const refused = (what: string) => (err: unknown) => notice(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+
+/** Opens or closes the inline edit or the reaction picker of one message (one at a time). */
+function open(what: 'editing' | 'picking', seq: number | null): void {
+  const before = [editing, picking];
+  if (what === 'editing') [editing, picking] = [seq, null];
+  else [editing, picking] = [null, seq];
+  for (const s of new Set([...before, seq])) if (s !== null) redraw(s);
+  if (what === 'editing' && seq !== null) ui.messages.querySelector<HTMLInputElement>(`li.msg[data-seq="${seq}"] form.edit input`)?.focus();
+}
+
+// The buttons of every message: react, edit, delete (see message-item.ts).
+ui.messages.addEventListener('click', (ev) => {
+  const button = (ev.target as HTMLElement).closest<HTMLButtonElement>('button[data-action]');
+  const seq = Number(button?.closest<HTMLElement>('li.msg')?.dataset['seq']);
+  const m = client && active && seq > 0 ? client.messageState(active, seq) : undefined;
+  if (!button || !client || !active || !m) return;
+  const [c, room] = [client, active];
+  switch (button.dataset['action']) {
+    case 'pick':
+      return open('picking', picking === seq ? null : seq);
+    case 'react': {
+      const emoji = button.dataset['emoji'] ?? '';
+      if (picking === seq) open('picking', null);
+      c.react(room, seq, emoji, !reacted(m.reactions?.find((r) => r.emoji === emoji), me)).catch(refused('no reaction'));
+      return;
+    }
+    case 'edit':
+      return open('editing', seq);
+    case 'cancel':
+      return open('editing', null);
+    case 'delete':
+      c.deleteMessage(room, seq).catch(refused('not deleted'));
+      return;
+  }
+});
+
+ui.messages.addEventListener('submit', (ev) => {
+  const form = ev.target as HTMLFormElement;
+  if (!form.matches('form.edit')) return;
+  ev.preventDefault();
+  const seq = editing;
+  const text = form.querySelector('input')?.value.trim() ?? '';
+  if (!client || !active || seq === null) return;
+  const before = client.messageState(active, seq)?.text;
+  open('editing', null);
+  // The new text shows when the edit comes back as an entry of the log (the `change` event).
+  if (text !== '' && text !== before) client.edit(active, seq, text).catch(refused('not edited'));
+});
+
+ui.messages.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Escape' && editing !== null) open('editing', null);
 });
 
 document.addEventListener('visibilitychange', markActiveRead);

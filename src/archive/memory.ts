@@ -8,7 +8,9 @@
  * it anew.
  */
 import type { Message } from '@parley/client/wire';
+import type { MessageState } from '../rooms/types.ts';
 import type { Archive, ArchiveQuery } from './types.ts';
+import { withState } from './state.ts';
 
 export type MemoryArchiveOptions = {
   /** Messages kept in all, across rooms and epochs. */
@@ -47,6 +49,27 @@ export class MemoryArchive implements Archive {
       this.#size++;
     }
     this.#evict();
+  }
+
+  async applyStates(room: string, epoch: string, states: ReadonlyMap<number, MessageState>): Promise<void> {
+    const series = this.#series.get(seriesKey(room, epoch));
+    if (!series) return;
+    const at = (seq: number) => {
+      const i = firstIndex(series, (s) => s >= seq);
+      return series[i]?.seq === seq ? i : -1;
+    };
+    for (const [seq, state] of states) {
+      const i = at(seq);
+      const m = series[i];
+      if (!m || m.kind !== undefined || (m.rev ?? 0) >= state.rev) continue;
+      series[i] = withState(m, state);
+      if (!state.deleted) continue;
+      for (const edit of state.edits ?? []) {
+        const j = at(edit);
+        const e = series[j];
+        if (e) series[j] = { ...e, text: '' };
+      }
+    }
   }
 
   async read(room: string, epoch: string, query: ArchiveQuery): Promise<Message[]> {
@@ -95,9 +118,7 @@ function firstIndex(series: Series, atOrPast: (seq: number) => boolean): number 
   return lo;
 }
 
-/** Exactly the fields of a `Message`, so that neither the caller's nor the reader's object is shared. */
+/** A copy, so that neither the caller's nor the reader's object is shared. */
 function copy(m: Message): Message {
-  const out: Message = { room: m.room, epoch: m.epoch, seq: m.seq, from: m.from, text: m.text, ts: m.ts };
-  if (m.cid !== undefined) out.cid = m.cid;
-  return out;
+  return structuredClone(m);
 }

@@ -4,6 +4,7 @@
  * Memory implementation: `memory.ts`; MongoDB (`parley.messages`): `mongo.ts`.
  */
 import type { Message } from '@parley/client/wire';
+import type { MessageState } from '../rooms/types.ts';
 
 export type ArchiveQuery = {
   /** Only messages with `seq > after`. */
@@ -24,7 +25,17 @@ export interface Archive {
    */
   put(messages: readonly Message[]): Promise<void>;
 
-  /** Messages of one room and epoch in the query's range, ascending `seq`. Throws `BackendUnavailable`. */
+  /**
+   * v1.1: records the state of stored text messages of one room and epoch (by seq), each only where
+   * it is newer (`rev`) than the one stored, so that any order is safe; a delete also blanks the
+   * text of the message's stored edits. Messages not stored are skipped. Throws `BackendUnavailable`.
+   */
+  applyStates(room: string, epoch: string, states: ReadonlyMap<number, MessageState>): Promise<void>;
+
+  /**
+   * Messages of one room and epoch in the query's range, ascending `seq`, text messages with the
+   * state last recorded. Throws `BackendUnavailable`.
+   */
   read(room: string, epoch: string, query: ArchiveQuery): Promise<Message[]>;
 
   close(): Promise<void>;

@@ -4,6 +4,7 @@
  *
  * - `access`: which rooms a user may use;
  * - `posting`: appending messages;
+ * - `changes`: edits, deletes and reactions of messages;
  * - `history`: pages over the hot log and the archive, and what a join answers with;
  * - `presence`: members, statuses, and the announcements of users coming and going;
  * - `conversations`: each user's list of rooms;
@@ -16,6 +17,7 @@ import type { RoomKind } from '@parley/client/wire';
 import type { RoomHandler } from '../rooms/types.ts';
 import { directRoomWith, roomKind } from './access.ts';
 import { backendError } from './backend.ts';
+import { Changes } from './changes.ts';
 import { ConversationService } from './conversations.ts';
 import { GroupService } from './groups.ts';
 import { History } from './history.ts';
@@ -31,6 +33,7 @@ export type ChatOptions = {
 
 export class Chat {
   readonly posting: Posting;
+  readonly changes: Changes;
   readonly history: History;
   readonly presence: PresenceService;
   readonly conversations: ConversationService;
@@ -43,6 +46,7 @@ export class Chat {
     this.reads = new ReadService(stores.reads, stores.durableReads, (id) => this.groups.members(id), opts.metrics);
     this.conversations = new ConversationService(stores.conversations, this.reads);
     this.posting = new Posting(stores.log, this.conversations, opts.metrics, opts.postRate);
+    this.changes = new Changes(stores.log, stores.archive, opts.metrics);
     this.history = new History(stores.log, stores.archive);
     this.groups = new GroupService(stores.groups, this.conversations, opts.metrics);
     this.presence = new PresenceService(stores.presence, stores.users, stores.log, (id) => this.groups.members(id));

@@ -5,9 +5,25 @@
 import type { Archive } from '../archive/types.ts';
 import { LIMITS, type Message } from '@parley/client/wire';
 import type { Position, ReadQuery, ReadResult, RoomLog } from '../rooms/types.ts';
+import { withState } from '../archive/state.ts';
 import { backendError } from './backend.ts';
 
 export type HistoryPage = { epoch: string; messages: Message[]; hasMore: boolean };
+
+/**
+ * Archived messages with their current state: the log's, which the archive worker copies into the
+ * archive only when it gets to the change, wherever the log has a newer one.
+ */
+async function current(log: RoomLog, room: string, epoch: string, archived: Message[]): Promise<Message[]> {
+  const texts = archived.filter((m) => m.kind === undefined).map((m) => m.seq);
+  if (texts.length === 0) return archived;
+  const states = await log.states(room, epoch, texts);
+  if (states.size === 0) return archived;
+  return archived.map((m) => {
+    const state = states.get(m.seq);
+    return state && state.rev >= (m.rev ?? 0) ? withState(m, state) : m;
+  });
+}
 
 /**
  * Reads a page by position (see `ReadQuery`). Without an archive, messages older than the hot log
@@ -24,7 +40,7 @@ export async function readHistory(log: RoomLog, archive: Archive | null, room: s
 
   if (q.after !== undefined && q.before === undefined) {
     // Catching up: the oldest `limit` of the range, archive first, then the hot log's start.
-    const old = await archive.read(room, hot.epoch, { after: lower, before: below, limit: q.limit, from: 'oldest' });
+    const old = await current(log, room, hot.epoch, await archive.read(room, hot.epoch, { after: lower, before: below, limit: q.limit, from: 'oldest' }));
     const joins = old.length === 0 || old[old.length - 1]?.seq === below - 1;
     const messages = joins ? [...old, ...hot.messages].slice(0, q.limit) : old;
     const last = messages[messages.length - 1]?.seq ?? lower;
@@ -34,7 +50,7 @@ export async function readHistory(log: RoomLog, archive: Archive | null, room: s
   // Scrolling back: the newest `limit` of the range, the hot log's part first, the rest from the archive.
   const need = q.limit - hot.messages.length;
   if (need <= 0) return { ...page, hasMore: true };
-  const old = await archive.read(room, hot.epoch, { after: lower, before: below, limit: need, from: 'newest' });
+  const old = await current(log, room, hot.epoch, await archive.read(room, hot.epoch, { after: lower, before: below, limit: need, from: 'newest' }));
   // Messages lost from both stores (trimmed before the archive copied them) end a page: the hot
   // part alone, and the archive's part is the next page back.
   const joins = hot.messages.length === 0 || old.length === 0 || old[old.length - 1]?.seq === below - 1;

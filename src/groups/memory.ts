@@ -31,8 +31,12 @@ export class MemoryGroups implements Groups {
 
   /** Synchronous membership, for the memory room log's append (same step as the append). */
   isMember(room: string, user: string): boolean {
-    if (!room.startsWith('grp:')) return true;
-    return this.#groups.get(room.slice(4))?.members.has(user) ?? false;
+    return !room.startsWith('grp:') || this.roleIn(room, user) !== null;
+  }
+
+  /** A user's role in a group room, synchronously (null: not a member), for the memory room log. */
+  roleIn(room: string, user: string): GroupRole | null {
+    return this.#groups.get(room.slice(4))?.members.get(user) ?? null;
   }
 
   async create(input: CreateInput): Promise<Group | GroupRefusal> {

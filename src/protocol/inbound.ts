@@ -36,6 +36,16 @@ export const SendFrame = v.object({
 export const TypingFrame = v.object({ type: v.literal('typing'), room: roomName });
 /** v1.1: the user has read `room` up to `seq`. */
 export const ReadFrame = v.object({ type: v.literal('read'), room: roomName, seq });
+/** v1.1: the seq of the text message an edit, delete or reaction is about. */
+const target = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
+/** v1.1: an emoji, 1..32 UTF-16 units (any text: clients choose what they offer). */
+const emoji = v.pipe(v.string(), v.minLength(1, 'emoji is empty'), v.maxLength(LIMITS.emojiChars, `emoji is longer than ${LIMITS.emojiChars} characters`));
+/** v1.1: replaces the text of one's own message. */
+export const EditFrame = v.object({ type: v.literal('edit'), room: roomName, seq: target, text: messageText, cid: v.optional(cid) });
+/** v1.1: deletes a message (its author; in a group also the owner and admins). */
+export const DeleteFrame = v.object({ type: v.literal('delete'), room: roomName, seq: target, cid: v.optional(cid) });
+/** v1.1: adds (`on: true`) or takes back a reaction. */
+export const ReactFrame = v.object({ type: v.literal('react'), room: roomName, seq: target, emoji, on: v.boolean(), cid: v.optional(cid) });
 export const HeartbeatFrame = v.object({
   type: v.literal('heartbeat'),
   id: v.optional(v.union([v.number(), v.pipe(v.string(), v.maxLength(64))])),
@@ -57,6 +67,9 @@ export const CLIENT_FRAMES = {
   send: SendFrame,
   typing: TypingFrame,
   read: ReadFrame,
+  edit: EditFrame,
+  delete: DeleteFrame,
+  react: ReactFrame,
   heartbeat: HeartbeatFrame,
   auth: AuthFrame,
 } as const;
@@ -86,13 +99,20 @@ export const SetRoleBody = v.object({ role: v.picklist(['member', 'admin'], 'rol
 /** A user name in a path. */
 export const UserName = userName;
 
-const int = (min: number, max: number) =>
-  v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'not a whole number'), v.transform(Number), v.minValue(min), v.maxValue(max));
+const int = (min: number, max: number, about: string) =>
+  v.pipe(
+    v.string(),
+    v.regex(/^\d{1,15}$/, 'not a whole number'),
+    v.description(`${about} (a whole number, ${min} to ${max})`),
+    v.transform(Number),
+    v.minValue(min),
+    v.maxValue(max),
+  );
 /** REST query of `GET /v1/rooms/:room/messages`. */
 export const HistoryQuery = v.object({
-  after: v.optional(int(0, Number.MAX_SAFE_INTEGER)),
-  before: v.optional(int(1, Number.MAX_SAFE_INTEGER)),
-  limit: v.optional(int(1, LIMITS.historyMax)),
+  after: v.optional(int(0, Number.MAX_SAFE_INTEGER, 'Messages after this seq, oldest first')),
+  before: v.optional(int(1, Number.MAX_SAFE_INTEGER, 'Messages before this seq, the latest of them')),
+  limit: v.optional(int(1, LIMITS.historyMax, `Messages at most; default ${LIMITS.historyDefault}`)),
 });
 
 export type ParseResult =

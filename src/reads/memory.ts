@@ -5,13 +5,13 @@
  */
 import type { Message } from '@parley/client/wire';
 import type { Signal } from '../rooms/types.ts';
-import { type MarkResult, type ReadHandler, type ReadState, UNREAD_CAP, UNREAD_WINDOW, type UnreadCount } from './types.ts';
+import { type MarkResult, type ReadHandler, type ReadState, UNCOUNTED_WINDOW, UNREAD_CAP, UNREAD_WINDOW, type UnreadCount } from './types.ts';
 
 type Room = {
   head: number;
   /** Author → seqs of their text messages, ascending, the last `UNREAD_WINDOW` kept. */
   own: Map<string, number[]>;
-  /** Seqs that are not a live text message (edits, deletes, reactions to come), ascending. */
+  /** Seqs that are not a live text message (edits, deletes, reactions, deleted messages), ascending, the last `UNCOUNTED_WINDOW`. */
   uncounted: number[];
   /** User → position. */
   reads: Map<string, number>;
@@ -34,16 +34,27 @@ export class MemoryReadState implements ReadState {
     this.#signal = opts.signal;
   }
 
-  /** A message was appended to its room's log (called by the log in the same step). */
-  appended(message: Message): void {
-    const room = this.#room(message.room);
-    room.head = Math.max(room.head, message.seq);
-    room.last = message;
-    let own = room.own.get(message.from);
-    if (!own) room.own.set(message.from, (own = []));
-    own.push(message.seq);
-    // Trimmed in steps, like the Redis index, so appends stay O(1) amortised.
-    if (own.length > UNREAD_WINDOW + 64) own.splice(0, own.length - UNREAD_WINDOW);
+  /**
+   * An entry was appended to its room's log (called by the log in the same step): a text message
+   * joins its author's index; an edit, delete or reaction is not counted, nor is the message a
+   * delete deleted (which leaves its author's index).
+   */
+  appended(entry: Message, deleted?: { seq: number; from: string }): void {
+    const room = this.#room(entry.room);
+    room.head = Math.max(room.head, entry.seq);
+    room.last = entry;
+    if (entry.kind !== undefined) {
+      insertTrimmed(room.uncounted, entry.seq, UNCOUNTED_WINDOW);
+    } else {
+      let own = room.own.get(entry.from);
+      if (!own) room.own.set(entry.from, (own = []));
+      insertTrimmed(own, entry.seq, UNREAD_WINDOW);
+    }
+    if (!deleted) return;
+    const own = room.own.get(deleted.from);
+    const at = own ? countUpTo(own, deleted.seq) - 1 : -1;
+    if (own && own[at] === deleted.seq) own.splice(at, 1);
+    insertTrimmed(room.uncounted, deleted.seq, UNCOUNTED_WINDOW);
   }
 
   async mark(user: string, roomName: string, seq: number, opts: { receipts: boolean }): Promise<MarkResult> {
@@ -122,14 +133,31 @@ export class MemoryReadState implements ReadState {
   }
 }
 
-/** How many of the ascending `seqs` are greater than `after` (binary search). */
-function countAfter(seqs: readonly number[], after: number): number {
+/** How many of the ascending `seqs` are at most `upTo` (binary search). */
+function countUpTo(seqs: readonly number[], upTo: number): number {
   let lo = 0;
   let hi = seqs.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((seqs[mid] as number) <= after) lo = mid + 1;
+    if ((seqs[mid] as number) <= upTo) lo = mid + 1;
     else hi = mid;
   }
-  return seqs.length - lo;
+  return lo;
+}
+
+/** How many of the ascending `seqs` are greater than `after`. */
+function countAfter(seqs: readonly number[], after: number): number {
+  return seqs.length - countUpTo(seqs, after);
+}
+
+/**
+ * Inserts `seq` into the ascending `seqs` (at the end, but for a deleted message's), keeping the
+ * last `window`; trimmed in steps, like the Redis indexes, so appends stay O(1) amortised.
+ */
+function insertTrimmed(seqs: number[], seq: number, window: number): void {
+  const at = countUpTo(seqs, seq);
+  if (seqs[at - 1] === seq) return;
+  if (at === seqs.length) seqs.push(seq);
+  else seqs.splice(at, 0, seq);
+  if (seqs.length > window + 64) seqs.splice(0, seqs.length - window);
 }

@@ -10,10 +10,9 @@
  *
  * where `head` is the room's latest seq, `own(u)` the seqs of u's own text messages (the log's
  * append adds each one, keeping the last `UNREAD_WINDOW` per author and room), and `uncounted` the
- * seqs that are not a live text message. Nothing lands in `uncounted` yet; an edit, delete or
- * reaction appended to the log goes there (a delete adds its own entry and the deleted message's
- * seq, and takes that seq out of its author's `own`), which decrements the count of every reader
- * behind it and of nobody else. Each term is one counter read or one range count: O(log n).
+ * seqs that are not a live text message: every edit, delete and reaction appended to the log goes
+ * there, and a delete also puts the deleted message's seq there and takes it out of its author's
+ * `own`, which decrements the count of every reader behind it and of nobody else. Each term is one counter read or one range count: O(log n).
  */
 
 import type { Latest } from '../rooms/types.ts';
@@ -26,6 +25,12 @@ export const UNREAD_CAP = 1000;
  * user posted fewer than this many messages in the room after their read position.
  */
 export const UNREAD_WINDOW = 2000;
+
+/**
+ * Seqs of a room that are not a live text message, the newest kept. `unread` is exact while fewer
+ * than this many edits, deletes and reactions came after the user's read position.
+ */
+export const UNCOUNTED_WINDOW = 20_000;
 
 /** What `mark` did: `seq` is the stored position afterwards; `moved` when it went forward. */
 export type MarkResult = { seq: number; moved: boolean };

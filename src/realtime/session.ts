@@ -132,6 +132,10 @@ export class Sessions {
           return await this.#typing(conn, frame);
         case 'read':
           return await this.#read(conn, frame);
+        case 'edit':
+        case 'delete':
+        case 'react':
+          return await this.#change(conn, frame);
         case 'heartbeat':
           return this.#hub.send(conn, frame.id === undefined ? { type: 'heartbeat', success: true } : { type: 'heartbeat', id: frame.id, success: true });
         case 'auth':
@@ -265,6 +269,20 @@ export class Sessions {
     // removal, so this socket got it (with its cid) before `left`; after `left` nothing more comes.
     if (kind.kind === 'group' && !conn.inRoom(frame.room)) return;
     const { room, epoch, seq, ts } = message;
+    this.#hub.send(conn, frame.cid === undefined ? { type: 'ack', room, epoch, seq, ts } : { type: 'ack', cid: frame.cid, room, epoch, seq, ts });
+  }
+
+  /** v1.1 `edit`, `delete`, `react`: rate-limited and acknowledged like a send. */
+  async #change(conn: Conn, frame: Frame<'edit' | 'delete' | 'react'>): Promise<void> {
+    await this.#joinedOrRefused(conn, frame.room, `join ${frame.room.slice(0, 80)} first`);
+    if (!this.#allow(conn, 'send')) throw new AppError('rate_limited', 'too many messages; slow down');
+    const { seq: target, room } = frame;
+    const change =
+      frame.type === 'edit' ? { kind: 'edit' as const, target, text: frame.text }
+      : frame.type === 'delete' ? { kind: 'delete' as const, target }
+      : { kind: 'reaction' as const, target, emoji: frame.emoji, on: frame.on };
+    const { epoch, seq, ts } = await this.#chat.changes.apply(conn.user, room, change, frame.cid);
+    if (!conn.inRoom(room) && room.startsWith('grp:')) return; // removed meanwhile: nothing after `left`
     this.#hub.send(conn, frame.cid === undefined ? { type: 'ack', room, epoch, seq, ts } : { type: 'ack', cid: frame.cid, room, epoch, seq, ts });
   }
 

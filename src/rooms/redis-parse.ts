@@ -3,6 +3,7 @@
  * process, so nothing is trusted by its type alone. Stored messages (the room log's entries) are
  * decoded by the room log's codec, `src/redis/codecs/room-log.ts`.
  */
+import { parseJson } from '../redis/codecs/codec.ts';
 import { messageOf } from '../redis/codecs/room-log.ts';
 import type { RoomEvent } from './types.ts';
 
@@ -10,18 +11,9 @@ type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function json(raw: unknown): unknown {
-  if (typeof raw !== 'string') return undefined;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Parses a room channel payload; `null` when it is not a room event. */
 export function parseEvent(raw: unknown): RoomEvent | null {
-  const v = json(raw);
+  const v = parseJson(raw);
   if (!isObj(v)) return null;
   switch (v['type']) {
     case 'message': {

@@ -33,6 +33,17 @@ export function roomKeys(room: string) {
     own: (user: string) => `${tag}:own:${user}`,
     /** Sorted set of seqs that are not a live text message: not counted as unread (src/reads/types.ts). */
     uncounted: `${tag}:uncounted`,
+    /** v1.1: hash seq → state JSON of each text message an edit, delete or reaction targeted (`redis-changes.ts`). */
+    state: `${tag}:state`,
+    /**
+     * v1.1: sorted set of the entries a delete erased from the log stream (score: seq; member: the
+     * entry's JSON with its text blanked). A stream entry cannot be rewritten, so a delete removes
+     * the message's and its edits' entries (XDEL) and keeps them here; every read of the log merges
+     * the two, and the log stays gapless.
+     */
+    erased: `${tag}:erased`,
+    /** The prefix of every key of the room, for keys a script names itself (same slot). */
+    tag,
   };
 }
 
@@ -103,20 +114,46 @@ end
 return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
 `);
 
-/** Lua: appends to `out` the message JSON of each entry in `entries` (an XRANGE reply). */
-const PUSH_MESSAGES = `for _, e in ipairs(entries) do
-  local f = e[2]
-  for i = 1, #f, 2 do
-    if f[i] == '${FIELD}' then out[#out + 1] = f[i + 1] end
+/**
+ * Lua: `collect(out, logKey, erasedKey, from, to, count)` appends to `out` the JSON of the entries
+ * with seqs `from..to`, ascending, taking erased ones from the erased set. With `count`, at most
+ * `count` stream entries from `from` on (then `to` is only the upper bound of erased ones past the
+ * last of them). Returns how many it appended.
+ */
+const COLLECT = `local function collect(out, logKey, erasedKey, from, to, count)
+  local entries
+  if count then
+    entries = redis.call('XRANGE', logKey, string.format('%d', from) .. '-0', '+', 'COUNT', count)
+    if #entries == count then to = tonumber(string.match(entries[#entries][1], '^(%d+)')) end
+  else
+    entries = redis.call('XRANGE', logKey, string.format('%d', from) .. '-0', string.format('%d', to) .. '-0')
   end
+  local erased = redis.call('ZRANGEBYSCORE', erasedKey, from, to, 'WITHSCORES')
+  local n0, i, j = #out, 1, 1
+  while i <= #entries or j <= #erased do
+    local es = entries[i] and tonumber(string.match(entries[i][1], '^(%d+)'))
+    if es and (j > #erased or es < tonumber(erased[j + 1])) then
+      local f = entries[i][2]
+      for k = 1, #f, 2 do
+        if f[k] == '${FIELD}' then out[#out + 1] = f[k + 1] end
+      end
+      i = i + 1
+    else
+      out[#out + 1] = erased[j]
+      j = j + 2
+    end
+  end
+  return #out - n0
 end`;
 
 /**
  * Read a page; mirrors `pageOf` in page.ts (the contract tests hold both to the same semantics).
- * KEYS: epoch, seq, log. ARGV: new epoch, after (-1 = none), before (-1 = none), limit.
- * Returns { epoch, seq, oldest, hasMore (0|1), message JSON… } in ascending seq.
+ * KEYS: epoch, seq, log, erased, state. ARGV: new epoch, after (-1 = none), before (-1 = none), limit.
+ * Returns { epoch, seq, oldest, hasMore (0|1), n, n message JSON… in ascending seq, then for each
+ * the state JSON of the message at that seq or false } (the states only when the room has any).
  */
 export const READ = script(`
+${COLLECT}
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[1]
@@ -126,10 +163,12 @@ local head = tonumber(redis.call('GET', KEYS[2]) or '0')
 local first = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)[1]
 local oldest = head + 1
 if first then oldest = tonumber(string.match(first[1], '^(%d+)')) end
+-- Entries erased by a delete right below the first still held are part of the hot log.
+while oldest > 1 and redis.call('ZCOUNT', KEYS[4], oldest - 1, oldest - 1) > 0 do oldest = oldest - 1 end
 local after = tonumber(ARGV[2])
 local before = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
-local out = {epoch, head, oldest, 0}
+local out = {epoch, head, oldest, 0, 0}
 local lower = math.max(after >= 0 and after or 0, oldest - 1)
 local upper = math.min(before >= 0 and before or head + 1, head + 1)
 if upper - lower <= 1 then return out end
@@ -143,18 +182,28 @@ else
   to = upper - 1
   if from > lower + 1 then out[4] = 1 end
 end
-local entries = redis.call('XRANGE', KEYS[3], string.format('%d', from) .. '-0', string.format('%d', to) .. '-0')
-${PUSH_MESSAGES}
+local n = collect(out, KEYS[3], KEYS[4], from, to, nil)
+out[5] = n
+if n > 0 and redis.call('EXISTS', KEYS[5]) == 1 then
+  -- In chunks: unpack takes a few thousand values at most.
+  for c = 6, 5 + n, 1000 do
+    local seqs = {}
+    for i = c, math.min(c + 999, 5 + n) do seqs[#seqs + 1] = string.match(out[i], '"seq":(%d+)') end
+    local states = redis.call('HMGET', KEYS[5], unpack(seqs))
+    for i = 1, #seqs do out[#out + 1] = states[i] end
+  end
+end
 return out
 `);
 
 /**
- * Range, for the archive worker. KEYS: epoch, log, archived. ARGV: count. Returns {epoch, start,
- * message JSON…}: up to `count` messages of the current epoch from `start` on, where `start` is one
- * past the archived position when it is of this epoch, else 1. An empty epoch ('') means the room
- * has no log.
+ * Range, for the archive worker. KEYS: epoch, log, archived, erased, seq. ARGV: count. Returns
+ * {epoch, start, message JSON…}: about `count` entries of the current epoch from `start` on, where
+ * `start` is one past the archived position when it is of this epoch, else 1. An empty epoch ('')
+ * means the room has no log.
  */
 export const RANGE = script(`
+${COLLECT}
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then return {''} end
 local start = 1
@@ -164,8 +213,7 @@ if cur then
   if e == epoch then start = tonumber(s) + 1 end
 end
 local out = {epoch, start}
-local entries = redis.call('XRANGE', KEYS[2], string.format('%d', start) .. '-0', '+', 'COUNT', ARGV[1])
-${PUSH_MESSAGES}
+collect(out, KEYS[2], KEYS[4], start, tonumber(redis.call('GET', KEYS[5]) or '0'), tonumber(ARGV[1]))
 return out
 `);
 

@@ -10,6 +10,8 @@ import * as RoomLogEntries from '../redis/codecs/room-log.ts';
 import { unavailable } from '../redis/connection.ts';
 import { runScript } from '../redis/script.ts';
 import { ADVANCE, RANGE, roomKeys } from './redis-scripts.ts';
+import { decodeState, STATES } from './redis-changes.ts';
+import type { MessageState } from './types.ts';
 
 export type Unarchived = {
   epoch: string;
@@ -30,7 +32,7 @@ export class RoomLogSource {
   /** Up to `count` messages of the room not yet archived; null when the room has no log. */
   async unarchived(room: string, count: number): Promise<Unarchived | null> {
     const k = roomKeys(room);
-    const reply = await runScript(this.#redis, RANGE, [k.epoch, k.log, k.archived], [count]).catch(unavailable);
+    const reply = await runScript(this.#redis, RANGE, [k.epoch, k.log, k.archived, k.erased, k.seq], [count]).catch(unavailable);
     if (!Array.isArray(reply) || typeof reply[0] !== 'string' || reply[0] === '') return null;
     const [epoch, start, ...raw] = reply as [string, number, ...unknown[]];
     const messages: Message[] = [];
@@ -39,6 +41,21 @@ export class RoomLogSource {
       if (m && m.epoch === epoch) messages.push(m);
     }
     return { epoch, start: Number(start), messages };
+  }
+
+  /** v1.1: the current state of each of `seqs` (text messages) of the room's epoch `epoch`, where one exists. */
+  async states(room: string, epoch: string, seqs: readonly number[]): Promise<Map<number, MessageState>> {
+    const out = new Map<number, MessageState>();
+    if (seqs.length === 0) return out;
+    const k = roomKeys(room);
+    const reply = await runScript(this.#redis, STATES, [k.epoch, k.state], [epoch, ...seqs]).catch(unavailable);
+    if (Array.isArray(reply)) {
+      reply.forEach((raw, i) => {
+        const state = decodeState(raw);
+        if (state) out.set(seqs[i] as number, state);
+      });
+    }
+    return out;
   }
 
   /** Records that the room is archived up to `seq` of `epoch` (never moves back). */

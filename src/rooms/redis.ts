@@ -11,7 +11,9 @@ import { unavailable } from '../redis/connection.ts';
 import { runScript } from '../redis/script.ts';
 import { newEpoch } from './page.ts';
 import { APPEND, HEAD, MEMBER_SIGNAL, READ, roomKeys } from './redis-scripts.ts';
-import { type AppendInput, type AppendResult, type Latest, NotAGroupMember, type Position, type ReadQuery, type ReadResult, type RoomEvent, type RoomHandler, type RoomLog, type Signal } from './types.ts';
+import { CHANGE, CHANGED, decodeState, STATES } from './redis-changes.ts';
+import { showState } from './state.ts';
+import { type AppendInput, type AppendResult, type ChangeInput, type ChangeResult, type Latest, type MessageState, NotAGroupMember, type Position, type ReadQuery, type ReadResult, type RoomEvent, type RoomHandler, type RoomLog, type Signal } from './types.ts';
 import { parseEvent } from './redis-parse.ts';
 
 export type RedisRoomLogOptions = {
@@ -91,6 +93,60 @@ export class RedisRoomLog implements RoomLog {
     return { message, duplicate };
   }
 
+  async change(room: string, input: ChangeInput): Promise<ChangeResult> {
+    this.#check();
+    const k = roomKeys(room);
+    const cid = input.cid ?? '';
+    const keys = [k.seq, k.epoch, k.log, k.cid(input.from, cid), k.channel, k.state, k.uncounted, k.erased];
+    if (room.startsWith('grp:')) keys.push(k.groupRoles);
+    const reply = await this.#call(() =>
+      runScript(this.#redis, CHANGE, keys, [
+        room, input.from, input.kind, input.target, input.kind === 'edit' ? input.text : '',
+        input.kind === 'reaction' ? input.emoji : '', input.kind === 'reaction' && input.on ? '1' : '0',
+        cid, input.cid === undefined ? '0' : '1', this.#opts.hotWindow, this.#opts.idempotencyTtlMs, k.tag,
+        input.archivedAuthor ?? '',
+      ]),
+    );
+    if (!Array.isArray(reply)) throw new Error('change: unexpected reply');
+    const [code, a, b, c] = reply as unknown[];
+    switch (code) {
+      case CHANGED.appended:
+      case CHANGED.duplicate: {
+        const message = RoomLogEntries.decodeMessage(a);
+        if (!message) throw new Error('change: stored entry does not parse');
+        if (code === CHANGED.appended) this.#feed.mark(room);
+        return { outcome: code === CHANGED.appended ? 'appended' : 'duplicate', message };
+      }
+      case CHANGED.notMember:
+        throw new NotAGroupMember(`${input.from} is not a member of ${room}`);
+      case CHANGED.notFound:
+        return { outcome: 'not_found' };
+      case CHANGED.inArchive:
+        return { outcome: 'in_archive', epoch: String(a) };
+      case CHANGED.unchanged:
+        return { outcome: 'unchanged', epoch: String(c), seq: Number(a), ts: Number(b) };
+      case CHANGED.forbidden:
+        return { outcome: 'forbidden' };
+      case CHANGED.tooManyReactions:
+        return { outcome: 'too_many_reactions' };
+    }
+    throw new Error('change: unexpected reply');
+  }
+
+  async states(room: string, epoch: string, seqs: readonly number[]): Promise<Map<number, MessageState>> {
+    this.#check();
+    const out = new Map<number, MessageState>();
+    if (seqs.length === 0) return out;
+    const k = roomKeys(room);
+    const reply = await this.#call(() => runScript(this.#redis, STATES, [k.epoch, k.state], [epoch, ...seqs]));
+    if (!Array.isArray(reply)) throw new Error('states: unexpected reply');
+    reply.forEach((raw, i) => {
+      const state = decodeState(raw);
+      if (state) out.set(seqs[i] as number, state);
+    });
+    return out;
+  }
+
   /** Archive feed writes that failed and were retried. */
   get feedFailures(): number {
     return this.#feed.failures;
@@ -125,18 +181,18 @@ export class RedisRoomLog implements RoomLog {
     this.#check();
     const k = roomKeys(room);
     const reply = await this.#call(() =>
-      runScript(this.#redis, READ, [k.epoch, k.seq, k.log], [newEpoch(), query.after ?? -1, query.before ?? -1, query.limit]),
+      runScript(this.#redis, READ, [k.epoch, k.seq, k.log, k.erased, k.state], [newEpoch(), query.after ?? -1, query.before ?? -1, query.limit]),
     );
     if (!Array.isArray(reply)) throw new Error('read: unexpected reply');
-    const [epoch, seq, oldest, more, ...rest] = reply as unknown[];
-    if (typeof epoch !== 'string' || typeof seq !== 'number' || typeof oldest !== 'number') {
+    const [epoch, seq, oldest, more, n, ...rest] = reply as unknown[];
+    if (typeof epoch !== 'string' || typeof seq !== 'number' || typeof oldest !== 'number' || typeof n !== 'number') {
       throw new Error('read: unexpected reply');
     }
     const messages: Message[] = [];
-    for (const raw of rest) {
-      const m = RoomLogEntries.decodeMessage(raw);
+    for (let i = 0; i < n; i++) {
+      const m = RoomLogEntries.decodeMessage(rest[i]);
       if (!m) throw new Error('read: stored message does not parse');
-      messages.push(m);
+      messages.push(showState(m, decodeState(rest[n + i]) ?? undefined));
     }
     return { epoch, seq, oldest, messages, hasMore: more === 1 };
   }
@@ -256,18 +312,17 @@ export class RedisRoomLog implements RoomLog {
     if (head.epoch === sub.epoch && head.seq > sub.last) await this.#fillGap(sub, head.seq);
   }
 
-  /** Delivers the stored messages `last+1 … to` that pub/sub did not bring. */
+  /** Delivers the stored messages `last+1 … to` that pub/sub did not bring (with their state when read). */
   async #fillGap(sub: Sub, to: number): Promise<void> {
-    let entries: [string, string[]][];
+    let messages: Message[];
     try {
-      entries = await this.#redis.xrange(roomKeys(sub.room).log, RoomLogEntries.entryId(sub.last + 1), RoomLogEntries.entryId(to));
+      messages = (await this.read(sub.room, { after: sub.last, before: to + 1, limit: to - sub.last })).messages;
     } catch {
       this.stats.gapReadFailures++;
       return;
     }
-    for (const [, fields] of entries) {
-      const m = RoomLogEntries.decode(fields);
-      if (!m || m.epoch !== sub.epoch || m.seq <= sub.last) continue;
+    for (const m of messages) {
+      if (m.epoch !== sub.epoch || m.seq <= sub.last) continue;
       sub.last = m.seq;
       this.stats.gapFilled++;
       this.#deliver(sub, { type: 'message', message: m });

@@ -2,7 +2,7 @@
  * The room log: an ordered, gapless, per-room message log with publish/subscribe.
  * Memory implementation: `memory.ts`; Redis Cluster: `redis.ts`.
  */
-import type { Message, PresenceStatus } from '@parley/client/wire';
+import type { Message, PresenceStatus, Reaction } from '@parley/client/wire';
 
 /** A position in a room: `seq` 0 means "before the first message". */
 export type Position = { epoch: string; seq: number };
@@ -16,6 +16,47 @@ export type AppendInput = { from: string; text: string; cid?: string };
 export class NotAGroupMember extends Error {
   override name = 'NotAGroupMember';
 }
+
+/** v1.1: an edit, delete or reaction of the text message at `target`, appended as an entry of its own. */
+export type Change =
+  | { kind: 'edit'; target: number; text: string }
+  | { kind: 'delete'; target: number }
+  | { kind: 'reaction'; target: number; emoji: string; on: boolean };
+
+export type ChangeInput = Change & {
+  from: string;
+  cid?: string;
+  /** The target's author, found in the archive after an `in_archive` answer. */
+  archivedAuthor?: string;
+};
+
+/**
+ * What `change` did: `appended` (the entry, published), `duplicate` (the entry first appended with
+ * this cid), or `unchanged` (nothing appended: the reaction was already in that state, or the
+ * message already deleted; `seq` is the entry that set that state, 0 for a reaction never added).
+ * Refusals: `not_found` (no text message at `target` in the current epoch, or a deleted one),
+ * `forbidden` (not the author, nor a group's owner or admin for a delete), `too_many_reactions`.
+ */
+export type ChangeResult =
+  | { outcome: 'appended' | 'duplicate'; message: Message }
+  | { outcome: 'unchanged'; epoch: string; seq: number; ts: number }
+  | { outcome: 'in_archive'; epoch: string }
+  | { outcome: 'not_found' | 'forbidden' | 'too_many_reactions' };
+
+/**
+ * A text message's state, folded from the edits, deletes and reactions that target it (only
+ * messages with at least one have one). `rev` is the seq of the latest of them.
+ */
+export type MessageState = {
+  from: string;
+  rev: number;
+  text?: string;
+  edited?: number;
+  deleted?: true;
+  reactions?: Reaction[];
+  /** Seqs of the edit entries: a delete blanks their text too. */
+  edits?: number[];
+};
 
 export type AppendResult = {
   message: Message;
@@ -36,7 +77,7 @@ export type ReadQuery = {
 };
 
 export type ReadResult = Position & {
-  /** Ascending `seq`, gapless within the page. */
+  /** Ascending `seq`, gapless within the page; text messages show their state (`MessageState`). */
   messages: Message[];
   /**
    * With `after` (and no `before`): more messages exist after the page.
@@ -77,6 +118,20 @@ export interface RoomLog {
    * throws `NotAGroupMember` unless `from` is a member, checked atomically with the append.
    */
   append(room: string, input: AppendInput): Promise<AppendResult>;
+
+  /**
+   * v1.1: appends an edit, delete or reaction of an earlier text message, checking in the same step
+   * that the target is a live text message of the current epoch, the author rule (a delete in a
+   * group room also by its owner and admins) and the reaction limits, and updates the target's
+   * state with it. A delete also blanks the stored text of the message and of its edits. Idempotent
+   * by `(room, from, cid)` like `append`, and published like it. A target that neither the hot log
+   * nor an earlier change holds answers `in_archive`: the caller looks it up there and asks again
+   * with `archivedAuthor`. Throws `NotAGroupMember` and `BackendUnavailable` like `append`.
+   */
+  change(room: string, input: ChangeInput): Promise<ChangeResult>;
+
+  /** v1.1: the state of each of `seqs` (text messages) in `room`'s current epoch `epoch`, where one exists. */
+  states(room: string, epoch: string, seqs: readonly number[]): Promise<Map<number, MessageState>>;
 
   /** The room's epoch and latest seq; creates the epoch of a room that has none. */
   head(room: string): Promise<Position>;

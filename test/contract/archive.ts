@@ -244,5 +244,41 @@ export function archiveContract(name: string, make: ArchiveFactory): void {
       expect(forward).toEqual(all);
       expect(seqs(await a.read(r, EPOCH, { limit: 1000, from: 'newest' }))).toEqual(range(1501, 2500));
     }, SLOW);
+
+    it('stores edit, delete and reaction entries as they are, and text messages with their latest state', async () => {
+      const a = await use();
+      const r = uid('room');
+      const base = { room: r, epoch: EPOCH, from: 'alice', ts: T0 };
+      const entries: Message[] = [
+        { ...base, seq: 1, text: 'helo', cid: 'c-1' },
+        { ...base, seq: 2, text: 'hello', kind: 'edit', target: 1 },
+        { ...base, seq: 3, from: 'bob', text: '', kind: 'reaction', target: 1, emoji: '👍', on: true },
+        { ...base, seq: 4, text: 'other' },
+      ];
+      await a.put(entries);
+      expect(await a.read(r, EPOCH, { limit: 10, from: 'oldest' })).toEqual(entries);
+      const reactions = [{ emoji: '👍', count: 1, users: ['bob'] }];
+      await a.applyStates(r, EPOCH, new Map([[1, { from: 'alice', rev: 3, text: 'hello', edited: T0 + 5, reactions, edits: [2] }]]));
+      // An older state arriving late changes nothing; states of entries not stored are skipped.
+      await a.applyStates(r, EPOCH, new Map([[1, { from: 'alice', rev: 2, text: 'x', edited: T0 }], [9, { from: 'bob', rev: 10, deleted: true }]]));
+      const [first] = await a.read(r, EPOCH, { limit: 1, from: 'oldest' });
+      expect(first).toEqual({ ...entries[0], text: 'hello', edited: T0 + 5, reactions, rev: 3 });
+    });
+
+    it('blanks a deleted message and its edits for good', async () => {
+      const a = await use();
+      const r = uid('room');
+      const base = { room: r, epoch: EPOCH, from: 'alice', ts: T0 };
+      await a.put([
+        { ...base, seq: 1, text: 'secret' },
+        { ...base, seq: 2, text: 'secret 2', kind: 'edit', target: 1 },
+        { ...base, seq: 3, text: '', kind: 'delete', target: 1 },
+      ]);
+      await a.applyStates(r, EPOCH, new Map([[1, { from: 'alice', rev: 3, deleted: true, edits: [2] }]]));
+      const all = await a.read(r, EPOCH, { limit: 10, from: 'oldest' });
+      expect(all.map((m) => m.text)).toEqual(['', '', '']);
+      expect(all[0]).toMatchObject({ deleted: true, rev: 3 });
+      expect(all[0]).not.toHaveProperty('edited');
+    });
   });
 }

@@ -223,6 +223,23 @@ export function groupsContract(name: string, make: GroupsFactory): void {
         await expect(log.append(`grp:${uid('nope')}`, { from: 'amy', text: 'x' })).rejects.toBeInstanceOf(NotAGroupMember);
       });
 
+      it('lets the owner and admins delete anyone\'s message, members only their own, outsiders nothing', async () => {
+        const { groups, log } = await use();
+        const id = await group(groups, 'olga', ['amy', 'ben', 'ada']);
+        await groups.setRole(id, 'olga', 'ada', 'admin');
+        const room = `grp:${id}`;
+        for (const from of ['amy', 'amy', 'amy', 'ben']) await log.append(room, { from, text: 'x' });
+        expect(await log.change(room, { kind: 'delete', target: 1, from: 'ben' })).toEqual({ outcome: 'forbidden' });
+        expect(await log.change(room, { kind: 'edit', target: 1, text: 'y', from: 'olga' })).toEqual({ outcome: 'forbidden' });
+        expect((await log.change(room, { kind: 'delete', target: 1, from: 'olga' })).outcome).toBe('appended');
+        expect((await log.change(room, { kind: 'delete', target: 2, from: 'ada' })).outcome).toBe('appended');
+        expect((await log.change(room, { kind: 'delete', target: 4, from: 'ben' })).outcome).toBe('appended');
+        expect((await log.change(room, { kind: 'reaction', target: 3, emoji: '👍', on: true, from: 'ben' })).outcome).toBe('appended');
+        await expect(log.change(room, { kind: 'reaction', target: 3, emoji: '👍', on: true, from: 'eve' })).rejects.toBeInstanceOf(NotAGroupMember);
+        await groups.remove(id, 'olga', 'amy');
+        await expect(log.change(room, { kind: 'edit', target: 3, text: 'z', from: 'amy' })).rejects.toBeInstanceOf(NotAGroupMember);
+      });
+
       it('publishes a member\'s typing, and refuses it from the removal on, never after the removal\'s event', async () => {
         const { groups, log } = await use();
         const id = await group(groups, 'olga', ['amy']);

@@ -26,7 +26,7 @@ conversationsContract('memory', async () => {
 });
 
 groupsContract('memory', async () => {
-  const log: MemoryRoomLog = new MemoryRoomLog({ hotWindow: 1000, idempotencyTtlMs: 60_000, isMember: (room, user) => groups.isMember(room, user) });
+  const log: MemoryRoomLog = new MemoryRoomLog({ hotWindow: 1000, idempotencyTtlMs: 60_000, roleOf: (room, user) => groups.roleIn(room, user) });
   const groups = new MemoryGroups(log);
   return { groups, log, cleanup: async () => void (await Promise.all([groups.close(), log.close()])) };
 });

@@ -84,6 +84,47 @@ export function readStateContract(name: string, make: ReadStateFactory): void {
       });
     });
 
+    it('counts no edit, delete or reaction, nor a deleted message, against a brute-force count', async () => {
+      const { reads, log } = await use();
+      const room = uid('room');
+      const users = [uid('a'), uid('b'), uid('c')];
+      /** Per seq: the author of a live text message, or null for anything else. */
+      const texts: (string | null)[] = [];
+      const position = new Map<string, number>();
+      let seed = 11;
+      const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+      for (let step = 0; step < 240; step++) {
+        const who = users[rand(3)] as string;
+        const roll = rand(10);
+        const live = texts.flatMap((from, i) => (from === null ? [] : [{ seq: i + 1, from }]));
+        const target = live[rand(Math.max(1, live.length))];
+        if (roll < 4 || !target) {
+          await log.append(room, { from: who, text: 'x' });
+          texts.push(who);
+        } else if (roll < 6) {
+          const r = await log.change(room, { kind: 'reaction', target: target.seq, emoji: rand(2) ? '👍' : '🎉', on: rand(3) > 0, from: who });
+          if (r.outcome === 'appended') texts.push(null);
+        } else if (roll < 7) {
+          await log.change(room, { kind: 'edit', target: target.seq, text: 'y', from: target.from });
+          texts.push(null);
+        } else if (roll < 8) {
+          await log.change(room, { kind: 'delete', target: target.seq, from: target.from });
+          texts[target.seq - 1] = null;
+          texts.push(null);
+        } else {
+          const seq = rand(texts.length + 3);
+          await reads.mark(who, room, seq, PUBLIC);
+          position.set(who, Math.max(position.get(who) ?? 0, Math.min(seq, texts.length)));
+        }
+      }
+      const counts = await Promise.all(users.map((u) => countsOf(reads, u, [room])));
+      users.forEach((u, i) => {
+        const last = position.get(u) ?? 0;
+        const brute = texts.filter((from, j) => j + 1 > last && from !== null && from !== u).length;
+        expect(counts[i]?.[0]?.unread, `unread of user ${i}`).toBe(brute);
+      });
+    });
+
     it('says 1000 beyond 1000 unread messages', async () => {
       const { reads, log } = await use();
       const [room, alice] = [uid('room'), uid('alice')];

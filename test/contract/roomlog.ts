@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RoomLog } from '../../src/rooms/types.ts';
+import { roomLogChangesContract } from './roomlog-changes.ts';
 import { roomLogPubSubContract } from './roomlog-pubsub.ts';
 import { Resources, sleep, uid } from './util.ts';
 
@@ -36,6 +37,7 @@ export function roomLogContract(name: string, make: RoomLogFactory): void {
     appendContract(use);
     readContract(use);
     roomLogPubSubContract(use);
+    roomLogChangesContract(use);
   });
 }
 

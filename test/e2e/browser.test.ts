@@ -1,7 +1,9 @@
 /**
  * The demo page in a real browser against the real server: two users in headless Chromium join the
  * same room, see each other online and read each other's messages; three users share a private
- * group whose owner adds and removes members; unread badges and "Seen by" follow two users' reads.
+ * group whose owner adds and removes members; unread badges and "Seen by" follow two users' reads;
+ * one user edits, deletes and reacts, and the other sees it live and after a reload.
+ * The API reference page at /docs shows every operation of /openapi.json without leaving the server.
  *
  * Needs Debian's Chromium at /usr/bin/chromium (never downloaded); the suite is skipped without it.
  * Screenshots go to a fresh temp directory (or `PARLEY_E2E_SCREENSHOTS`), printed at the end.
@@ -102,15 +104,19 @@ describe('demo page in Chromium', () => {
     }
   }, 20_000);
 
-  it('two users chat in one room and see each other online', async () => {
-    const room = `e2e-${Date.now().toString(36)}`;
-    const [alice, bob] = await Promise.all(
-      ['alice', 'bob'].map(async () => {
+  /** Fresh pages, each in its own browser context (its own localStorage); their errors are collected. */
+  const newPages = (n: number): Promise<Page[]> =>
+    Promise.all(
+      Array.from({ length: n }, async () => {
         const page = await (await browser.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
         page.on('pageerror', (err) => pageErrors.push(err.message));
         return page;
       }),
     );
+
+  it('two users chat in one room and see each other online', async () => {
+    const room = `e2e-${Date.now().toString(36)}`;
+    const [alice, bob] = await newPages(2);
     if (!alice || !bob) throw new Error('no pages');
 
     await signIn(alice, baseUrl, 'alice', room);
@@ -157,13 +163,7 @@ describe('demo page in Chromium', () => {
 
   it('a private group: created with a member, another added, one removed', async () => {
     const lobby = `e2e-grp-${Date.now().toString(36)}`;
-    const [alice, bob, carol] = await Promise.all(
-      ['alice', 'bob', 'carol'].map(async () => {
-        const page = await (await browser.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
-        page.on('pageerror', (err) => pageErrors.push(err.message));
-        return page;
-      }),
-    );
+    const [alice, bob, carol] = await newPages(3);
     if (!alice || !bob || !carol) throw new Error('no pages');
     await signIn(alice, baseUrl, 'alice', lobby);
     await signIn(bob, baseUrl, 'bob', lobby);
@@ -239,13 +239,7 @@ describe('demo page in Chromium', () => {
 
   it('unread badges count what a user has not read, and "Seen by" shows who read the last message', async () => {
     const lobby = `e2e-rd-${Date.now().toString(36)}`;
-    const [dana, erik, erik2] = await Promise.all(
-      ['dana', 'erik', 'erik2'].map(async () => {
-        const page = await (await browser.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
-        page.on('pageerror', (err) => pageErrors.push(err.message));
-        return page;
-      }),
-    );
+    const [dana, erik, erik2] = await newPages(3);
     if (!dana || !erik || !erik2) throw new Error('no pages');
     await signIn(dana, baseUrl, 'dana', lobby);
     await signIn(erik, baseUrl, 'erik', lobby);
@@ -291,6 +285,93 @@ describe('demo page in Chromium', () => {
 
     await erik2.screenshot({ path: join(dir, 'reads-erik.png') });
     console.log(`screenshots: ${dir}/reads-dana.png ${dir}/reads-erik.png`);
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
+
+  it('the API reference page shows every operation of the document, loaded from this server only', async () => {
+    const page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const elsewhere: string[] = [];
+    page.on('request', (req) => {
+      if (!req.url().startsWith(baseUrl) && !req.url().startsWith('data:')) elsewhere.push(req.url());
+    });
+    const doc = (await (await fetch(`${baseUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const operations = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
+    await page.goto(`${baseUrl}/docs`);
+    await page.locator('.opblock').nth(operations - 1).waitFor();
+    expect(await page.locator('.opblock').count()).toBe(operations);
+    await page.locator('.opblock-summary-path', { hasText: '/v1/rooms/{room}/messages' }).first().waitFor();
+    const dir = process.env['PARLEY_E2E_SCREENSHOTS'] ?? (await mkdtemp(join(tmpdir(), 'parley-e2e-')));
+    await page.screenshot({ path: join(dir, 'docs.png'), fullPage: true });
+    console.log(`screenshot: ${dir}/docs.png`);
+    expect(elsewhere).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('edits, deletes and reactions show on the other user\'s page as they happen and after a reload', async () => {
+    const room = `e2e-ed-${Date.now().toString(36)}`;
+    const [fay, gus] = await newPages(2);
+    if (!fay || !gus) throw new Error('no pages');
+    await signIn(fay, baseUrl, 'fay', room);
+    await signIn(gus, baseUrl, 'gus', room);
+    const item = (page: Page, user: string, text: string) => page.locator(`#messages li.msg[data-from="${user}"]:not(.pending)`, { hasText: text });
+    const chip = (page: Page, user: string, text: string, emoji: string) => item(page, user, text).locator(`.reactions button[data-emoji="${emoji}"]`);
+
+    for (const text of ['see you at 9', 'wrong room, sorry', 'bring snacks']) {
+      await say(fay, text);
+      await messageFrom(gus, 'fay', text).waitFor();
+    }
+    await say(gus, 'deal');
+    await messageFrom(fay, 'gus', 'deal').waitFor();
+    // Only one's own messages can be edited or deleted.
+    expect(await item(fay, 'gus', 'deal').locator('button[data-action="edit"]').count()).toBe(0);
+    expect(await item(fay, 'gus', 'deal').locator('button[data-action="delete"]').count()).toBe(0);
+
+    // fay fixes a typo inline.
+    await item(fay, 'fay', 'see you at 9').locator('button[data-action="edit"]').click();
+    await fay.locator('#messages form.edit input').fill('see you at 10');
+    await fay.locator('#messages form.edit input').press('Enter');
+    for (const page of [fay, gus]) await item(page, 'fay', 'see you at 10').locator('.edited', { hasText: '(edited)' }).waitFor();
+
+    // fay deletes a message: both pages keep its place and say so.
+    await item(fay, 'fay', 'wrong room, sorry').locator('button[data-action="delete"]').click();
+    for (const page of [fay, gus]) await page.locator('#messages li.msg.deleted[data-from="fay"] .text', { hasText: 'message deleted' }).waitFor();
+    expect(await gus.locator('#messages', { hasText: 'wrong room, sorry' }).count()).toBe(0);
+
+    // fay reacts from the picker; gus adds his own by the chip; fay takes hers back.
+    await item(fay, 'gus', 'deal').locator('button[data-action="pick"]').click();
+    await item(fay, 'gus', 'deal').locator('.picker button[data-emoji="🎉"]').click();
+    await chip(gus, 'gus', 'deal', '🎉').filter({ hasText: '🎉 1' }).waitFor();
+    expect(await chip(gus, 'gus', 'deal', '🎉').getAttribute('aria-pressed')).toBe('false');
+    await chip(gus, 'gus', 'deal', '🎉').click();
+    await chip(fay, 'gus', 'deal', '🎉').filter({ hasText: '🎉 2' }).waitFor();
+    expect(await chip(fay, 'gus', 'deal', '🎉').getAttribute('aria-pressed')).toBe('true');
+    await chip(fay, 'gus', 'deal', '🎉').click();
+    await chip(gus, 'gus', 'deal', '🎉').filter({ hasText: '🎉 1' }).waitFor();
+    expect(await chip(gus, 'gus', 'deal', '🎉').getAttribute('aria-pressed')).toBe('true');
+    await item(gus, 'fay', 'bring snacks').locator('button[data-action="pick"]').click();
+    await item(gus, 'fay', 'bring snacks').locator('.picker button[data-emoji="❤️"]').click();
+    await chip(fay, 'fay', 'bring snacks', '❤️').filter({ hasText: '❤️ 1' }).waitFor();
+
+    const expected = ['fay see you at 10 (edited)', 'fay message deleted', 'fay bring snacks ❤️ 1', 'gus deal 🎉 1'];
+    const shown = (page: Page) =>
+      page.locator('#messages li.msg').evaluateAll((items) =>
+        items.map((li) =>
+          [...li.querySelectorAll('.from, .text, .edited, .reactions button')].map((e) => e.textContent).join(' '),
+        ),
+      );
+    for (const page of [fay, gus]) expect(await shown(page)).toEqual(expected);
+    // A fresh page shows the same, from the server's history.
+    await signIn(gus, baseUrl, 'gus', room);
+    await item(gus, 'gus', 'deal').waitFor();
+    await chip(gus, 'fay', 'bring snacks', '❤️').waitFor();
+    expect(await shown(gus)).toEqual(expected);
+
+    const dir = process.env['PARLEY_E2E_SCREENSHOTS'] ?? (await mkdtemp(join(tmpdir(), 'parley-e2e-')));
+    await mkdir(dir, { recursive: true });
+    await fay.screenshot({ path: join(dir, 'edits-fay.png') });
+    await gus.screenshot({ path: join(dir, 'edits-gus.png') });
+    console.log(`screenshots: ${dir}/edits-fay.png ${dir}/edits-gus.png`);
     expect(pageErrors).toEqual([]);
   }, 90_000);
 });

@@ -57,7 +57,8 @@ const CID_MAX = 64;
 const PUBLIC_ROOM = /^[A-Za-z0-9_-]{1,64}$/;
 const DIRECT_ROOM = /^dm:([A-Za-z0-9_.-]{1,32}):([A-Za-z0-9_.-]{1,32})$/;
 const USER = /^[A-Za-z0-9_.-]{1,32}$/;
-const CLIENT_TYPES = new Set(['join', 'leave', 'send', 'typing', 'read', 'heartbeat', 'auth']);
+const CLIENT_TYPES = new Set(['join', 'leave', 'send', 'typing', 'read', 'heartbeat', 'auth', 'edit', 'delete', 'react']);
+const EMOJI_MAX = 32;
 
 type RoomCheck = 'invalid' | 'forbidden' | 'ok';
 /** v1.1 group rooms: the fuzzed sockets are never members, so every group room is `forbidden`. */
@@ -81,7 +82,8 @@ export type Frame = { kind: string; data: Buffer; binary: boolean };
 export type Want =
   /** cid: the exact cid the error must carry; null: none; 'any': either */
   | { type: 'error'; codes: string[]; cid: string | null | 'any' }
-  | { type: 'ack'; cid: string | null; room: string }
+  /** `unchanged`: a change that changed nothing may be acked with seq 0 (docs/protocol.md section 15). */
+  | { type: 'ack'; cid: string | null; room: string; unchanged?: true }
   | { type: 'joined'; room: string; recovered?: boolean }
   | { type: 'left'; room: string }
   /** id: the echo expected (undefined: no id) */
@@ -264,6 +266,33 @@ export function expectationOf(frame: Frame, state: SocketState): Expectation {
       if (access === 'forbidden') return refuse('forbidden', laterCid, laterGrey);
       return one({ type: 'none' });
     }
+    case 'edit':
+    case 'delete':
+    case 'react': {
+      // v1.1: like `send`, then the target's rules: the fuzzer does not track the rooms' logs, so a
+      // valid frame in a joined room may get its ack or any refusal of the target's rules.
+      const room = data['room'];
+      const seq = data['seq'];
+      const t = data['text'];
+      const emoji = data['emoji'];
+      const fieldsOk =
+        typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 1 &&
+        (type !== 'edit' || (typeof t === 'string' && t.trim().length >= 1 && t.trim().length <= TEXT_MAX)) &&
+        (type !== 'react' || (typeof emoji === 'string' && emoji.length >= 1 && emoji.length <= EMOJI_MAX && typeof data['on'] === 'boolean'));
+      const cidOk = rawCid === undefined || (typeof rawCid === 'string' && rawCid.length >= 1 && rawCid.length <= CID_MAX);
+      if (typeof room !== 'string' || room.length === 0 || room.length > 100 || !fieldsOk || !cidOk) return refuse('invalid_message');
+      const access = roomCheck(room, user);
+      if (access === 'invalid') return refuse('invalid_message');
+      if (access === 'forbidden') return refuse('forbidden');
+      if (!joined.has(room)) return refuse('not_member');
+      const e: Expectation = {
+        wants: [{ type: 'ack', cid: typeof rawCid === 'string' ? rawCid : null, room, unchanged: true }, err(['not_found', 'forbidden', 'invalid_message'], cid)],
+        barrier: false,
+      };
+      const k = keyOf(cid);
+      if (k) e.key = k;
+      return e;
+    }
     case 'typing': {
       const room = data['room'];
       if (typeof room !== 'string') return refuse('invalid_message', laterCid, laterGrey);
@@ -291,7 +320,7 @@ export function matches(want: Want, e: Record<string, unknown>): string | null {
     case 'ack':
       if (e['room'] !== want.room) return 'ack for another room';
       if (want.cid === null ? e['cid'] !== undefined : e['cid'] !== want.cid) return 'ack cid';
-      if (typeof e['epoch'] !== 'string' || !Number.isInteger(e['seq']) || (e['seq'] as number) < 1 || typeof e['ts'] !== 'number') return 'ack fields';
+      if (typeof e['epoch'] !== 'string' || !Number.isInteger(e['seq']) || (e['seq'] as number) < (want.unchanged ? 0 : 1) || typeof e['ts'] !== 'number') return 'ack fields';
       return null;
     case 'joined':
       if (e['room'] !== want.room) return 'joined another room';
@@ -389,7 +418,10 @@ function cid(ctx: GenContext): string {
   return `~${ctx.tag}.${ctx.next()}`;
 }
 function validFrameObject(rng: Rng, ctx: GenContext): Record<string, unknown> {
-  switch (rng.int(0, 5)) {
+  switch (rng.int(0, 8)) {
+    case 6: return { type: 'edit', room: validRoomFor(rng, ctx), seq: rng.int(1, 40), text: anyText(rng, rng.int(1, 40)), cid: cid(ctx) };
+    case 7: return { type: 'react', room: validRoomFor(rng, ctx), seq: rng.int(1, 40), emoji: rng.pick(['👍', '❤️', '🎉', word(rng, rng.int(1, 40))]), on: rng.chance(0.7), cid: cid(ctx) };
+    case 8: return { type: 'delete', room: validRoomFor(rng, ctx), seq: rng.int(1, 40), cid: cid(ctx) };
     case 0: return { type: 'heartbeat', id: `#${ctx.next()}` };
     case 1: return { type: 'send', room: validRoomFor(rng, ctx), text: anyText(rng, rng.int(1, 80)), cid: cid(ctx) };
     case 2: return { type: 'join', room: validRoomFor(rng, ctx) };

@@ -9,6 +9,7 @@ import { wsGroupsSuite } from './ws-groups.suite.ts';
 import { wsLifecycleSuite } from './ws-lifecycle.suite.ts';
 import { wsLimitsSuite } from './ws-limits.suite.ts';
 import { wsReadsSuite } from './ws-reads.suite.ts';
+import { wsChangesSuite } from './ws-changes.suite.ts';
 import { type Client, type Runtime, type Server, closeAllClients, connect, eventually, refusedUpgrade, rest, startServer, uid } from './server.ts';
 
 export function wsSuite(runtime: Runtime): void {
@@ -272,4 +273,5 @@ export function wsSuite(runtime: Runtime): void {
   wsAuthSuite(runtime);
   wsGroupsSuite(runtime);
   wsReadsSuite(runtime);
+  wsChangesSuite(runtime);
 }

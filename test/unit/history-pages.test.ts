@@ -166,6 +166,7 @@ describe('without an archive', () => {
     const { read, oldest } = await room();
     const refusing: Archive = {
       put: async () => undefined,
+      applyStates: async () => undefined,
       read: async () => {
         throw new Error('the archive was read');
       },

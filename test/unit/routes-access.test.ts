@@ -196,6 +196,6 @@ describe('unknown routes', () => {
   it('answers 404 with a JSON error', async () => {
     const app = await startApp();
     await expectError(await app.get('/nope', null), 404, 'not_found');
-    await expectError(await app.parley.app.request('/health', { method: 'DELETE' }), 404, 'not_found');
+    await expectError(await app.request('/health', { method: 'DELETE' }), 404, 'not_found');
   });
 });

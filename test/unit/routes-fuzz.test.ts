@@ -16,7 +16,7 @@ it('answers 4,000 random REST requests per the protocol, and groups keep exactly
   const app = await startApp();
   const fuzz = new RestFuzz(seed, 4, 'fz');
   const report = await fuzz.run(async (req) => {
-    const res = await app.parley.app.request(req.path, { method: req.method, headers: req.headers, ...(req.body === undefined ? {} : { body: req.body }) });
+    const res = await app.request(req.path, { method: req.method, headers: req.headers, ...(req.body === undefined ? {} : { body: req.body }) });
     return { status: res.status, text: await res.text() };
   }, 1000);
   expect(report.failures, `seed ${seed}`).toEqual([]);

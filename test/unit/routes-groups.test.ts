@@ -17,7 +17,7 @@ async function expectError(res: Response, status: number, code: string): Promise
 }
 
 const send = async (app: TestApp, method: string, path: string, user: string, body?: unknown): Promise<Response> =>
-  await app.parley.app.request(path, {
+  await app.request(path, {
     method,
     headers: { 'X-User': user, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),

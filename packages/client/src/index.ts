@@ -4,7 +4,8 @@
  *
  * What it guarantees the application: per room, `message` events in seq order and each once, across
  * reconnects and gaps; sends acked or rejected, resent by the same `cid` after a reconnect; joined
- * rooms resumed with `since`; a `reset` event when a room's log was lost.
+ * rooms resumed with `since`; a `reset` event when a room's log was lost; (v1.1) each text message's
+ * current state, edits, deletes and reactions applied, equal to a fresh read of the same range.
  */
 import { CLOSE, directRoom, type Member, type ServerFrame } from './wire.ts';
 import { type Codec, jsonCodec, loadCodec } from './codec.ts';
@@ -19,15 +20,20 @@ import {
   deleteMember,
   fetchConversations,
   fetchGroup,
+  fetchHistory,
   fetchReads,
   historyFetcher,
   jsonGetter,
   putMember,
   type Conversation,
   type GetJson,
+  type HistoryPage,
+  type HistoryQuery,
 } from './rest.ts';
-import type { PendingSend } from './outbox.ts';
+import type { OutgoingFrame, PendingSend } from './outbox.ts';
 import { ReadTracker } from './reads.ts';
+import { RoomStates } from './room-state.ts';
+import type { Message } from './wire.ts';
 import { Rooms } from './rooms.ts';
 import {
   ClientError,
@@ -41,7 +47,7 @@ import {
 
 export * from './types.ts';
 export { backoffDelay, shouldReconnect, STOP_CODES, BACKOFF } from './policy.ts';
-export type { Conversation } from './rest.ts';
+export type { Conversation, HistoryPage, HistoryQuery } from './rest.ts';
 
 const WS_OPEN = 1;
 
@@ -74,6 +80,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
   readonly #heartbeat: Heartbeat;
   readonly #get: GetJson;
   readonly #reads: ReadTracker;
+  readonly #states = new RoomStates();
   /** Read positions asked for while the socket was not open: sent after the next `hello`. */
   readonly #unsentReads = new Map<string, number>();
 
@@ -102,13 +109,19 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.#rooms = new Rooms({
       me: () => this.#user,
       emit: (event, payload) => this.emit(event, payload),
+      started: (room, epoch, messages) => this.#states.start(room, epoch, messages),
       streamDeps: (room) => ({
         fetchAfter,
         deliver: (m) => {
+          const changed = this.#states.take(m);
           this.#reads.message(m);
           this.emit('message', m);
+          if (changed) this.emit('change', { room, message: changed });
         },
-        reset: (epoch, previousEpoch, messages) => this.emit('reset', { room, epoch, previousEpoch, messages }),
+        reset: (epoch, previousEpoch, messages) => {
+          this.#states.start(room, epoch, messages);
+          this.emit('reset', { room, epoch, previousEpoch, messages });
+        },
         error: (err) => this.emit('error', err),
       }),
     });
@@ -158,6 +171,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
   /** Leaves `room`: no more events from it; its pending sends are rejected with `left`. */
   leave(room: string): void {
     const was = this.#rooms.forget(room);
+    this.#states.forget(room);
     this.#outbox.failAll(() => new ClientError('left', `left ${room}`), room);
     if (was) this.#write({ type: 'leave', room });
   }
@@ -174,10 +188,46 @@ export class ParleyClient extends Emitter<ClientEvents> {
    * server stores it only once.
    */
   send(room: string, text: string): Promise<Ack> {
-    const { entry, promise } = this.#outbox.add(room, text);
-    // While a join is under way, wait for `joined`: sending before it would be refused (not_member).
-    if (!this.#rooms.awaitsJoin(room)) this.#sendPending(entry);
-    return promise;
+    return this.#submit(room, { type: 'send', text });
+  }
+
+  /**
+   * v1.1: replaces the text of the user's own message `seq`. Acked, rejected and resent like `send`
+   * (`forbidden`: not the author; `not_found`: no such text message, or deleted).
+   */
+  edit(room: string, seq: number, text: string): Promise<Ack> {
+    return this.#submit(room, { type: 'edit', seq, text });
+  }
+
+  /** v1.1: deletes message `seq` (the author's; in a group also the owner and admins). Like `send`. */
+  deleteMessage(room: string, seq: number): Promise<Ack> {
+    return this.#submit(room, { type: 'delete', seq });
+  }
+
+  /** v1.1: adds (`on`, the default) or takes back the user's `emoji` on message `seq`. Like `send`. */
+  react(room: string, seq: number, emoji: string, on = true): Promise<Ack> {
+    return this.#submit(room, { type: 'react', seq, emoji, on });
+  }
+
+  /** v1.1: the text messages held of `room`, ascending seq, each in its current state. */
+  messages(room: string): Message[] {
+    return this.#states.messages(room);
+  }
+
+  /** v1.1: the current state of message `seq` of `room`, when held (see `messages`). */
+  messageState(room: string, seq: number): Message | undefined {
+    return this.#states.get(room, seq);
+  }
+
+  /**
+   * A page of `room`'s history (`GET /v1/rooms/:room/messages`): `before` a seq to scroll back,
+   * `after` one, or the latest. Of a joined room, its messages' state joins `messages(room)`
+   * (`change` events for those that changed). Rejects with a `ClientError`.
+   */
+  async history(room: string, query: HistoryQuery = {}): Promise<HistoryPage> {
+    const page = await fetchHistory(this.#get, room, query);
+    for (const message of this.#states.page(room, page.epoch, page.messages)) this.emit('change', { room, message });
+    return page;
   }
 
   /** The room's members as last reported by `joined` and `presence` frames. */
@@ -362,6 +412,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
           // Removed from a group: as a `leave`, the room is forgotten (not joined again on a reconnect).
           this.#rooms.forget(f.room);
           this.#reads.forget(f.room);
+          this.#states.forget(f.room);
           this.#outbox.failAll(() => new ClientError('left', `removed from ${f.room}`), f.room);
         } else {
           this.#rooms.left(f.room);
@@ -411,8 +462,16 @@ export class ParleyClient extends Emitter<ClientEvents> {
     if (p.sentOn !== this.#conn) this.#sendPending(p);
   }
 
+  /** Queues a frame to be acked; while a join is under way it waits for `joined` (else: not_member). */
+  #submit(room: string, frame: OutgoingFrame): Promise<Ack> {
+    const { entry, promise } = this.#outbox.add(room, frame);
+    if (!this.#rooms.awaitsJoin(room)) this.#sendPending(entry);
+    return promise;
+  }
+
   #sendPending(p: PendingSend): void {
-    if (this.#write({ type: 'send', room: p.room, text: p.text, cid: p.cid })) p.sentOn = this.#conn;
+    const { type, ...rest } = p.frame;
+    if (this.#write({ type, room: p.room, ...rest, cid: p.cid })) p.sentOn = this.#conn;
   }
 
   #closed(code: number, reason: string): void {

@@ -1,13 +1,21 @@
 /**
- * Sends waiting for their `ack`. Each has a `cid` unique to this client (random prefix + counter);
- * a resend after a reconnect reuses it, so the server stores the message once and acks it again.
+ * Sends (and v1.1 edits, deletes and reactions) waiting for their `ack`. Each has a `cid` unique to
+ * this client (random prefix + counter); a resend after a reconnect reuses it, so the server stores
+ * it once and acks it again.
  */
 import type { Ack, ClientError } from './types.ts';
+
+/** What a pending frame asks for; the client adds `room` and `cid` when it writes it. */
+export type OutgoingFrame =
+  | { type: 'send'; text: string }
+  | { type: 'edit'; seq: number; text: string }
+  | { type: 'delete'; seq: number }
+  | { type: 'react'; seq: number; emoji: string; on: boolean };
 
 export type PendingSend = {
   readonly cid: string;
   readonly room: string;
-  readonly text: string;
+  readonly frame: OutgoingFrame;
   /** The connection (client-local number) it was last written to; `null` if never written. */
   sentOn: number | null;
 };
@@ -26,12 +34,12 @@ export class Outbox {
       .padStart(8, '0');
   }
 
-  /** Registers a send; the promise settles on `ack` or `fail`. */
-  add(room: string, text: string): { entry: PendingSend; promise: Promise<Ack> } {
+  /** Registers a send (or an edit, delete, reaction); the promise settles on `ack` or `fail`. */
+  add(room: string, frame: OutgoingFrame): { entry: PendingSend; promise: Promise<Ack> } {
     const cid = `${this.#prefix}-${++this.#counter}`;
     let entry!: Entry;
     const promise = new Promise<Ack>((resolve, reject) => {
-      entry = { cid, room, text, sentOn: null, tries: 0, resolve, reject };
+      entry = { cid, room, frame, sentOn: null, tries: 0, resolve, reject };
     });
     this.#entries.set(cid, entry);
     return { entry, promise };

@@ -8,7 +8,7 @@ import { LIMITS, type Message } from './wire.ts';
 export type RoomReads = {
   /** The user's read position (0 before any read). */
   lastRead: number;
-  /** Messages of the others after `lastRead` (exact up to 1000, then 1000). */
+  /** Text messages of the others after `lastRead`, deleted ones not counted (exact up to 1000, then 1000). */
   unread: number;
   /** Seqs of the others' messages after `lastRead` that this client has seen, ascending. */
   seen: number[];
@@ -38,26 +38,32 @@ export class ReadTracker {
 
   /**
    * A `joined` answer: its `lastRead`, and the unread count from its messages when they cover
-   * everything after it (else the count the conversation list gave, if it is higher).
+   * everything after it (else the count known before, if it is higher).
    */
   joined(room: string, lastRead: number | undefined, seq: number, messages: readonly Message[]): void {
     const r = this.#room(room);
     if (lastRead !== undefined) r.lastRead = Math.max(r.lastRead, lastRead);
     r.latest = Math.max(r.latest, seq);
     const me = this.#deps.me();
-    r.seen = messages.filter((m) => m.seq > r.lastRead && m.from !== me).map((m) => m.seq);
     const first = messages[0]?.seq ?? seq + 1;
+    // Unread messages seen before (a resume): they still count, and a delete of one still uncounts it.
+    const before = r.seen.filter((s) => s > r.lastRead && s < first);
+    r.seen = [...before, ...messages.filter((m) => m.seq > r.lastRead && counts(m, me)).map((m) => m.seq)];
     const covered = first <= r.lastRead + 1;
     r.unread = covered ? r.seen.length : Math.max(r.unread, r.seen.length);
     if (seq <= r.lastRead) r.unread = 0;
     this.#changed(room, r);
   }
 
-  /** A live message: one more unread when it is someone else's and after the position. */
+  /**
+   * A live entry: one more unread for someone else's text message after the position; one less
+   * when an unread message the client counted is deleted. Edits and reactions count for nothing.
+   */
   message(m: Message): void {
     const r = this.#room(m.room);
     r.latest = Math.max(r.latest, m.seq);
-    if (m.from === this.#deps.me()) return;
+    if (m.kind === 'delete') return this.#deleted(m.room, r, m.target);
+    if (!counts(m, this.#deps.me())) return;
     if (m.seq <= r.lastRead || r.seen.includes(m.seq)) return;
     r.seen.push(m.seq);
     r.unread = Math.min(LIMITS.unreadCap, r.unread + 1);
@@ -101,6 +107,14 @@ export class ReadTracker {
     this.#rooms.delete(room);
   }
 
+  #deleted(room: string, r: RoomReads, target: number | undefined): void {
+    const i = target === undefined ? -1 : r.seen.indexOf(target);
+    if (i < 0) return;
+    r.seen.splice(i, 1);
+    r.unread = Math.max(0, r.unread - 1);
+    this.#changed(room, r);
+  }
+
   #room(room: string): RoomReads {
     let r = this.#rooms.get(room);
     if (!r) this.#rooms.set(room, (r = { lastRead: 0, unread: 0, seen: [], latest: 0, readers: new Map() }));
@@ -111,3 +125,6 @@ export class ReadTracker {
     this.#deps.changed(room, { lastRead: r.lastRead, unread: r.unread });
   }
 }
+
+/** Whether `m` counts as unread for `me`: another user's text message that is not deleted. */
+const counts = (m: Message, me: string | undefined): boolean => m.kind === undefined && !m.deleted && m.from !== me;

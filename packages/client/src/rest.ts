@@ -52,13 +52,20 @@ export function jsonGetter(baseUrl: string, fetch: FetchLike, headers: () => Pro
   };
 }
 
+/** Which page of history: `after` a seq, `before` one, or the latest; `limit` 1..200 (default 50). */
+export type HistoryQuery = { after?: number; before?: number; limit?: number };
+
+/** `GET /v1/rooms/:room/messages`: one page, ascending seq, text messages with their state (v1.1). */
+export async function fetchHistory(get: GetJson, room: string, query: HistoryQuery): Promise<HistoryPage> {
+  const params = Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${String(v)}`);
+  const body = await get(`/v1/rooms/${roomPath(room)}/messages${params.length > 0 ? `?${params.join('&')}` : ''}`);
+  if (!isPage(body)) throw new ClientError('history_failed', 'history answer is malformed');
+  return { epoch: body.epoch, messages: body.messages, hasMore: body.hasMore };
+}
+
 /** Builds the `FetchAfter` of the gap filler. */
 export function historyFetcher(get: GetJson): FetchAfter {
-  return async (room, after) => {
-    const body = await get(`/v1/rooms/${roomPath(room)}/messages?after=${after}&limit=${LIMITS.historyMax}`);
-    if (!isPage(body)) throw new ClientError('history_failed', 'history answer is malformed');
-    return { epoch: body.epoch, messages: body.messages, hasMore: body.hasMore };
-  };
+  return (room, after) => fetchHistory(get, room, { after, limit: LIMITS.historyMax });
 }
 
 /** Reads the caller's conversations, most recent first; malformed items are skipped. */

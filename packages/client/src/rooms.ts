@@ -15,6 +15,8 @@ export type RoomsDeps = {
   me(): string | undefined;
   emit<K extends keyof ClientEvents>(event: K, payload: ClientEvents[K]): void;
   streamDeps(room: string): RoomStreamDeps;
+  /** A room starts over from a `joined` reply's messages (a first join, or a new epoch); before its events. */
+  started(room: string, epoch: string, messages: Message[]): void;
 };
 
 export class Rooms {
@@ -96,6 +98,7 @@ export class Rooms {
     this.#members.set(room, new Map(f.members.map((m) => [m.user, m])));
     const stream = this.#streams.get(room);
     const event = { room, epoch: f.epoch, seq: f.seq, recovered: f.recovered, messages: f.messages, members: f.members, lastRead: f.lastRead ?? 0 };
+    if (!stream || stream.position.epoch !== f.epoch) this.deps.started(room, f.epoch, f.messages);
     if (!stream) {
       // A first join: the application shows `messages`; live ones follow from `seq`.
       this.#streams.set(room, new RoomStream(room, f.epoch, f.seq, this.deps.streamDeps(room)));

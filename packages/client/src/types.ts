@@ -141,8 +141,16 @@ export type Group = { room: string; id: string; title: string; owner: string; me
 export type MemberEvent = { room: string; user: string; role: 'member' | 'admin' | null; by: string };
 
 export type ClientEvents = {
-  /** A new message, per room in seq order, each exactly once (history in `joined` excluded). */
+  /**
+   * A new entry of a room's log, per room in seq order, each exactly once (history in `joined`
+   * excluded): a text message, or (v1.1, with a `kind`) an edit, delete or reaction of one.
+   */
   message: Message;
+  /**
+   * v1.1: the state of a text message the client holds changed (an edit, delete or reaction, or a
+   * fresher read of it); `message` is its new state, as `messageState(room, seq)` returns it.
+   */
+  change: { room: string; message: Message };
   presence: { room: string; user: string; status: PresenceStatus; lastSeen?: number };
   typing: { room: string; user: string };
   joined: JoinedEvent;

@@ -24,6 +24,12 @@ export const LIMITS = {
   historyMax: 200,
   /** v1.1: `unread` counts exactly up to this many messages, and says this many beyond. */
   unreadCap: 1000,
+  /** v1.1: an `emoji` is 1..this many UTF-16 units. */
+  emojiChars: 32,
+  /** v1.1: distinct emoji one message may carry at once. */
+  reactionsPerMessage: 20,
+  /** v1.1: users listed per emoji in a message's `reactions` (the first to react). */
+  reactionUsersShown: 20,
 } as const;
 
 /**
@@ -121,7 +127,17 @@ export function mayAccess(kind: RoomKind, user: string): boolean {
 /** v1.1: a group member's role. */
 export type GroupRole = 'owner' | 'admin' | 'member';
 
-/** A stored message; the same shape on every route and frame. */
+/** v1.1: what an entry of the log does to an earlier text message (its `target`). Plain messages have none. */
+export type ChangeKind = 'edit' | 'delete' | 'reaction';
+
+/** v1.1: one emoji's reactions to a message: how many users, and the first 20 of them in the order they reacted. */
+export type Reaction = { emoji: string; count: number; users: string[] };
+
+/**
+ * A stored entry of a room's log; the same shape on every route and frame. A plain text message has
+ * no `kind`; v1.1 edits, deletes and reactions are entries too, at their own `seq`, naming the
+ * message they change in `target`.
+ */
 export type Message = {
   room: string;
   epoch: string;
@@ -130,6 +146,26 @@ export type Message = {
   text: string;
   ts: number;
   cid?: string;
+  /** v1.1: an edit, delete or reaction entry (absent: a text message). */
+  kind?: ChangeKind;
+  /** v1.1: the seq of the text message an edit, delete or reaction changes. */
+  target?: number;
+  /** v1.1: a reaction entry's emoji, and whether it was added (`true`) or taken back. */
+  emoji?: string;
+  on?: boolean;
+  /**
+   * v1.1, text messages in history and `joined` only: their state when read. `edited` is the time
+   * of the latest edit (and `text` that edit's), `deleted` blanks `text`, `reactions` lists the
+   * emoji in the order they were first used.
+   */
+  edited?: number;
+  deleted?: true;
+  reactions?: Reaction[];
+  /**
+   * v1.1, with the state above: the seq of the latest entry that state includes. An edit, delete or
+   * reaction entry at or below it is already shown; apply only later ones.
+   */
+  rev?: number;
 };
 
 export type PresenceStatus = 'online' | 'offline';

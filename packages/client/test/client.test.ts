@@ -2,7 +2,7 @@
  * Unit tests of the typed client's logic against a fake WebSocket and a fake fetch: only time,
  * randomness and the network are faked; the client code under test is the real one.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket as NodeWebSocket } from 'ws';
 import {
   backoffDelay,
@@ -13,46 +13,7 @@ import {
   type WebSocketCtor,
 } from '../src/index.ts';
 import type { Message } from '../src/wire.ts';
-
-type Frame = Record<string, unknown> & { type: string };
-
-class FakeSocket {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  readonly sent: Frame[] = [];
-  closedWith: { code?: number; reason?: string } | null = null;
-  onopen: ((ev: unknown) => unknown) | null = null;
-  onmessage: ((ev: { data: unknown }) => unknown) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => unknown) | null = null;
-  onerror: ((ev: unknown) => unknown) | null = null;
-
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-  }
-  send(data: string): void {
-    this.sent.push(JSON.parse(data) as Frame);
-  }
-  close(code?: number, reason?: string): void {
-    this.closedWith = { code, reason };
-    this.readyState = 3;
-  }
-  /** The upgrade succeeded and the server said hello. */
-  accept(heartbeatMs = 30_000, user = 'alice'): void {
-    this.readyState = 1;
-    this.onopen?.({});
-    this.push({ type: 'hello', user, conn: 'c', instance: 'i', heartbeatMs });
-  }
-  push(frame: object): void {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-  serverClose(code: number, reason = ''): void {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-  frames(type: string): Frame[] {
-    return this.sent.filter((f) => f.type === type);
-  }
-}
+import { FakeSocket, fakeSocketsAndTimers, settle } from './fake-socket.ts';
 
 const last = (): FakeSocket => {
   const s = FakeSocket.all.at(-1);
@@ -90,10 +51,6 @@ function fakeFetch(pages: Page[]) {
   });
 }
 
-/** Lets promise chains (fake fetch, json) settle without moving fake time. */
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 50; i++) await Promise.resolve();
-};
 
 function makeClient(opts: Partial<ClientOptions> = {}) {
   const client = new ParleyClient({
@@ -119,13 +76,7 @@ function joinedClient(seq: number, opts: Partial<ClientOptions> = {}) {
   return c;
 }
 
-beforeEach(() => {
-  FakeSocket.all = [];
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+fakeSocketsAndTimers();
 
 describe('backoff', () => {
   it('is min(30 s, 500 ms · 2^attempt) + random(0..1000 ms)', () => {

@@ -5,44 +5,9 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ParleyClient } from '../src/index.ts';
 import type { Message } from '../src/wire.ts';
+import { FakeSocket, settle, sock } from './fake-socket.ts';
 
-type Frame = Record<string, unknown> & { type: string };
-
-class FakeSocket {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  readonly sent: Frame[] = [];
-  onopen: ((ev: unknown) => unknown) | null = null;
-  onmessage: ((ev: { data: unknown }) => unknown) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => unknown) | null = null;
-  onerror: ((ev: unknown) => unknown) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-  }
-  send(data: string): void {
-    this.sent.push(JSON.parse(data) as Frame);
-  }
-  close(): void {
-    this.readyState = 3;
-  }
-  accept(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-    this.push({ type: 'hello', user: 'alice', conn: 'c', instance: 'i', heartbeatMs: 30_000 });
-  }
-  push(frame: object): void {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-  reads(): Frame[] {
-    return this.sent.filter((f) => f.type === 'read');
-  }
-}
-
-const sock = (): FakeSocket => FakeSocket.all.at(-1) as FakeSocket;
 const msg = (seq: number, from = 'bob', room = 'lobby'): Message => ({ room, epoch: 'e1', seq, from, text: `m${seq}`, ts: 1_700_000_000_000 + seq });
-const settle = async () => {
-  for (let i = 0; i < 50; i++) await Promise.resolve();
-};
 
 function client(bodies: unknown[] = []) {
   const fetch = vi.fn(async () => ({ ok: true, status: 200, json: async () => bodies.shift() }));
@@ -78,21 +43,21 @@ describe('read state in the typed client', () => {
     const { c, unread } = client();
     joinedAt(c, 0, [msg(1), msg(2), msg(3)]);
     c.markRead('lobby');
-    expect(sock().reads()).toEqual([{ type: 'read', room: 'lobby', seq: 3 }]);
+    expect(sock().frames('read')).toEqual([{ type: 'read', room: 'lobby', seq: 3 }]);
     expect(c.unread('lobby')).toBe(3); // the server decides
     sock().push({ type: 'read', room: 'lobby', user: 'alice', seq: 3 });
     expect(c.lastRead('lobby')).toBe(3);
     expect(c.unread('lobby')).toBe(0);
     expect(unread.at(-1)).toEqual({ room: 'lobby', lastRead: 3, unread: 0 });
     c.markRead('lobby'); // nothing new: nothing sent
-    expect(sock().reads()).toHaveLength(1);
+    expect(sock().frames('read')).toHaveLength(1);
   });
 
   it('lowers the count by what was read when a read stops short of the latest, and ignores one that goes back', () => {
     const { c } = client();
     joinedAt(c, 0, [msg(1), msg(2), msg(3), msg(4)]);
     c.markRead('lobby', 2);
-    expect(sock().reads()).toEqual([{ type: 'read', room: 'lobby', seq: 2 }]);
+    expect(sock().frames('read')).toEqual([{ type: 'read', room: 'lobby', seq: 2 }]);
     sock().push({ type: 'read', room: 'lobby', user: 'alice', seq: 2 });
     expect(c.unread('lobby')).toBe(2);
     sock().push({ type: 'read', room: 'lobby', user: 'alice', seq: 1 });
@@ -116,7 +81,7 @@ describe('read state in the typed client', () => {
     c.markRead('dm:alice:bob', 7);
     c.connect();
     sock().accept();
-    expect(sock().reads()).toEqual([{ type: 'read', room: 'dm:alice:bob', seq: 7 }]);
+    expect(sock().frames('read')).toEqual([{ type: 'read', room: 'dm:alice:bob', seq: 7 }]);
   });
 
   it('takes positions and counts from the conversation list, and the readers from the reads route', async () => {
@@ -135,7 +100,7 @@ describe('read state in the typed client', () => {
     c.connect();
     sock().accept();
     c.markRead('lobby');
-    expect(sock().reads()).toEqual([{ type: 'read', room: 'lobby', seq: 9 }]);
+    expect(sock().frames('read')).toEqual([{ type: 'read', room: 'lobby', seq: 9 }]);
     await settle();
   });
 });

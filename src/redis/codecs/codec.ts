@@ -21,3 +21,13 @@ export interface StreamCodec<T> {
    */
   decode(fields: unknown): T | null;
 }
+
+/** A stored JSON text parsed; `undefined` for anything that is not a string of valid JSON. */
+export function parseJson(raw: unknown): unknown {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
