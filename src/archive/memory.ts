@@ -72,6 +72,11 @@ export class MemoryArchive implements Archive {
     }
   }
 
+  async at(room: string, epoch: string, seq: number): Promise<Message | null> {
+    const [m] = await this.read(room, epoch, { after: seq - 1, before: seq + 1, limit: 1, from: 'oldest' });
+    return m ?? null;
+  }
+
   async read(room: string, epoch: string, query: ArchiveQuery): Promise<Message[]> {
     const { after, before, limit, from } = query;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {

@@ -6,8 +6,9 @@
  * derived from the position (as JSON, so that no two positions share one), so storing an entry
  * again is a duplicate key, ignored: the first copy stays; states move only forward by `rev`.
  */
-import type { Collection } from 'mongodb';
+import type { Collection, UpdateFilter } from 'mongodb';
 import { type DbSource, isDuplicateKey, mongoUnavailable, resolveDb } from '../mongo/connection.ts';
+import { guardedUpdates } from '../mongo/guarded.ts';
 import type { Message } from '@parley/client/wire';
 import type { MessageState } from '../rooms/types.ts';
 import type { Archive, ArchiveQuery } from './types.ts';
@@ -16,12 +17,17 @@ type MessageDoc = Message & { _id: string };
 
 /** Documents per insert command. */
 const CHUNK = 1000;
+/** State updates per command: FerretDB v1 hangs on update batches of 100 or more statements. */
+const UPDATE_CHUNK = 50;
 
 export class MongoArchive implements Archive {
   readonly #db: DbSource;
+  /** True: guarded updates (MongoDB); false: read, compare, write by `_id` (FerretDB). */
+  readonly #guarded: () => Promise<boolean>;
 
-  constructor(db: DbSource) {
+  constructor(db: DbSource, opts: { guarded?: boolean } = {}) {
     this.#db = db;
+    this.#guarded = guardedUpdates(db, opts.guarded);
   }
 
   async #messages(): Promise<Collection<MessageDoc>> {
@@ -39,26 +45,45 @@ export class MongoArchive implements Archive {
     }
   }
 
+  /**
+   * Each state where it is newer than the stored one (`rev`): a guarded update on MongoDB; on
+   * FerretDB v1 (src/mongo/guarded.ts) the stored `rev`s are read by `_id` and the newer states
+   * written by `_id`. A delete also blanks the text of the message's edit entries, each by `_id`.
+   */
   async applyStates(room: string, epoch: string, states: ReadonlyMap<number, MessageState>): Promise<void> {
     const collection = await this.#messages();
-    for (const [seq, state] of states) {
-      const newer = { _id: docId(room, epoch, seq), kind: { $exists: false }, $or: [{ rev: { $exists: false } }, { rev: { $lt: state.rev } }] };
-      const set: Partial<MessageDoc> = { rev: state.rev };
-      const unset: Record<string, ''> = {};
-      if (state.deleted) {
-        Object.assign(set, { text: '', deleted: true });
-        Object.assign(unset, { edited: '', reactions: '' });
-      } else {
-        if (state.edited !== undefined) Object.assign(set, { text: state.text ?? '', edited: state.edited });
-        if (state.reactions) set.reactions = state.reactions;
-        else unset['reactions'] = '';
-      }
-      const update = Object.keys(unset).length > 0 ? { $set: set, $unset: unset } : { $set: set };
-      await collection.updateOne(newer, update).catch(mongoUnavailable);
-      if (state.deleted && state.edits && state.edits.length > 0) {
-        await collection.updateMany({ _id: { $in: state.edits.map((s) => docId(room, epoch, s)) } }, { $set: { text: '' } }).catch(mongoUnavailable);
+    const guarded = await this.#guarded();
+    const entries = [...states].map(([seq, state]) => ({ _id: docId(room, epoch, seq), state }));
+    for (let i = 0; i < entries.length; i += UPDATE_CHUNK) {
+      const chunk = entries.slice(i, i + UPDATE_CHUNK);
+      const newer = guarded ? chunk : await this.#newerThanStored(collection, chunk);
+      const ops = newer.map(({ _id, state }) => ({
+        updateOne: {
+          filter: guarded ? { _id, kind: { $exists: false }, $or: [{ rev: { $exists: false } }, { rev: { $lt: state.rev } }] } : { _id },
+          update: stateUpdate(state),
+        },
+      }));
+      const erased = newer.flatMap(({ state }) => (state.deleted ? (state.edits ?? []) : []));
+      for (const seq of erased) ops.push({ updateOne: { filter: { _id: docId(room, epoch, seq) }, update: { $set: { text: '' } } } });
+      for (let k = 0; k < ops.length; k += UPDATE_CHUNK) {
+        await collection.bulkWrite(ops.slice(k, k + UPDATE_CHUNK), { ordered: false }).catch(mongoUnavailable);
       }
     }
+  }
+
+  /** The states newer than the stored text messages' (stored ones only), reading each by `_id`. */
+  async #newerThanStored(collection: Collection<MessageDoc>, chunk: readonly { _id: string; state: MessageState }[]) {
+    const stored = await Promise.all(chunk.map(({ _id }) => collection.findOne({ _id }, { projection: { rev: 1, kind: 1 } }))).catch(mongoUnavailable);
+    return chunk.filter((e, i) => {
+      const doc = stored[i];
+      return doc !== null && doc !== undefined && doc.kind === undefined && (doc.rev ?? 0) < e.state.rev;
+    });
+  }
+
+  /** By `_id`: the one look-up FerretDB v1 answers from an index. */
+  async at(room: string, epoch: string, seq: number): Promise<Message | null> {
+    const doc = await (await this.#messages()).findOne({ _id: docId(room, epoch, seq) }).catch(mongoUnavailable);
+    return doc ? fromDoc(doc) : null;
   }
 
   async read(room: string, epoch: string, q: ArchiveQuery): Promise<Message[]> {
@@ -77,6 +102,15 @@ export class MongoArchive implements Archive {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The update that puts `state` on a stored text message (see the file's head). */
+function stateUpdate(state: MessageState): UpdateFilter<MessageDoc> {
+  if (state.deleted) return { $set: { rev: state.rev, text: '', deleted: true }, $unset: { edited: '', reactions: '' } };
+  const set: Partial<MessageDoc> = { rev: state.rev };
+  if (state.edited !== undefined) Object.assign(set, { text: state.text ?? '', edited: state.edited });
+  if (state.reactions) return { $set: { ...set, reactions: state.reactions } };
+  return { $set: set, $unset: { reactions: '' } };
 }
 
 function docId(room: string, epoch: string, seq: number): string {

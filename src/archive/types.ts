@@ -32,6 +32,9 @@ export interface Archive {
    */
   applyStates(room: string, epoch: string, states: ReadonlyMap<number, MessageState>): Promise<void>;
 
+  /** The stored entry at `seq` of one room and epoch, or null. Throws `BackendUnavailable`. */
+  at(room: string, epoch: string, seq: number): Promise<Message | null>;
+
   /**
    * Messages of one room and epoch in the query's range, ascending `seq`, text messages with the
    * state last recorded. Throws `BackendUnavailable`.

@@ -63,7 +63,7 @@ export class Changes {
   /** The author of a text message that only the archive holds; null when it holds none (or a deleted one). */
   async #archivedAuthor(room: string, epoch: string, seq: number): Promise<string | null> {
     if (!this.#archive) return null;
-    const [m] = await this.#archive.read(room, epoch, { after: seq - 1, before: seq + 1, limit: 1, from: 'oldest' }).catch(backendError('archive read', room));
-    return m && m.seq === seq && m.kind === undefined && !m.deleted ? m.from : null;
+    const m = await this.#archive.at(room, epoch, seq).catch(backendError('archive read', room));
+    return m && m.kind === undefined && !m.deleted ? m.from : null;
   }
 }

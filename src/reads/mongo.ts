@@ -4,15 +4,15 @@
  * `(user, room)`). Written by the presence worker's reads job; read by the chat instances when Redis
  * has no position (after losing its data).
  *
- * Writes follow the user store (src/users/mongo.ts, infra/mongo/README.md): insert every position
- * as new (unordered: users' first reads are done), then move the existing ones forward only. On
- * MongoDB that is an update guarded by `{_id, seq: {$lt: s}}`, atomic; FerretDB v1 scans the whole
- * collection for such a filter, so there the stored positions are read by `_id`, compared here and
- * written by `_id`, which is correct because one worker writes a user's positions at a time (one
- * per stream partition).
+ * Writes follow the user store (src/users/mongo.ts, src/mongo/guarded.ts): insert every position
+ * as new (unordered: users' first reads are done), then move the existing ones forward only: an
+ * update guarded by `{_id, seq: {$lt: s}}` on MongoDB; on FerretDB v1 read by `_id`, compare, write
+ * by `_id`, which is correct because one worker writes a user's positions at a time (one per stream
+ * partition).
  */
 import type { Collection } from 'mongodb';
-import { type DbSource, isDuplicateKey, mongoUnavailable, resolveDb } from '../mongo/connection.ts';
+import { type DbSource, mongoUnavailable, resolveDb } from '../mongo/connection.ts';
+import { guardedUpdates, insertNew } from '../mongo/guarded.ts';
 import type { DurableReads, ReadEvent } from './types.ts';
 
 type ReadDoc = { _id: string; user: string; room: string; seq: number };
@@ -25,11 +25,12 @@ const idOf = (user: string, room: string): string => `${user} ${room}`;
 
 export class MongoReads implements DurableReads {
   readonly #db: DbSource;
-  #guarded: Promise<boolean> | undefined;
+  /** True: guarded updates (MongoDB); false: read, compare, write by `_id` (FerretDB). */
+  readonly #guarded: () => Promise<boolean>;
 
   constructor(db: DbSource, opts: { guarded?: boolean } = {}) {
     this.#db = db;
-    if (opts.guarded !== undefined) this.#guarded = Promise.resolve(opts.guarded);
+    this.#guarded = guardedUpdates(db, opts.guarded);
   }
 
   async apply(entries: readonly ReadEvent[]): Promise<void> {
@@ -45,7 +46,7 @@ export class MongoReads implements DurableReads {
       for (const index of await this.#insertNew(chunk)) existing.push(chunk[index] as ReadEvent);
     }
     if (existing.length === 0) return;
-    const guarded = await this.#mode();
+    const guarded = await this.#guarded();
     const reads = await this.#reads();
     for (let i = 0; i < existing.length; i += UPDATE_CHUNK) {
       const chunk = existing.slice(i, i + UPDATE_CHUNK);
@@ -80,18 +81,6 @@ export class MongoReads implements DurableReads {
     return (await resolveDb(this.#db)).collection<ReadDoc>('reads');
   }
 
-  /** Whether the server applies guarded updates atomically (MongoDB) or not (FerretDB); asked once. */
-  #mode(): Promise<boolean> {
-    this.#guarded ??= resolveDb(this.#db)
-      .then((db) => db.admin().command({ buildInfo: 1 }))
-      .then((info) => !('ferretdbVersion' in info))
-      .catch((err: unknown) => {
-        this.#guarded = undefined;
-        return mongoUnavailable(err);
-      });
-    return this.#guarded;
-  }
-
   async #aheadOfStored(chunk: readonly ReadEvent[]): Promise<ReadEvent[]> {
     const stored = await this.#byIds(chunk.map((e) => idOf(e.user, e.room)));
     return chunk.filter((e, i) => (stored[i] ?? -1) < e.seq);
@@ -100,15 +89,7 @@ export class MongoReads implements DurableReads {
   /** Inserts each position as new; returns the indexes of those already stored. */
   async #insertNew(chunk: readonly ReadEvent[]): Promise<number[]> {
     const docs = chunk.map((e): ReadDoc => ({ _id: idOf(e.user, e.room), user: e.user, room: e.room, seq: e.seq }));
-    try {
-      await (await this.#reads()).insertMany(docs, { ordered: false });
-      return [];
-    } catch (err) {
-      if (!isDuplicateKey(err)) mongoUnavailable(err);
-      const list = (err as { writeErrors?: { index?: unknown }[] | { index?: unknown } }).writeErrors;
-      const indexes = (Array.isArray(list) ? list : list ? [list] : []).map((w) => Number(w.index));
-      // A server that does not say which failed: treat every one as stored (the update is guarded).
-      return indexes.every((n) => Number.isInteger(n)) && indexes.length > 0 ? indexes : chunk.map((_, i) => i);
-    }
+    const reads = await this.#reads();
+    return insertNew((d) => reads.insertMany(d, { ordered: false }), docs);
   }
 }

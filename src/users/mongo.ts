@@ -11,15 +11,13 @@
  * report which documents failed, and updates never fail (no upsert), so a batch never stops early.
  * Updates go out in chunks of 50 (FerretDB v1 hangs on larger update batches).
  *
- * Step 2 has two forms (`UserWrites`). On MongoDB each guarded update is atomic, so any number of
- * writers may race. FerretDB v1 reads the whole collection for any filter other than exactly
- * `{_id}`, and does not apply a guarded update atomically anyway; there the stored states are read
- * by `_id`, compared here, and the newer ones written by `_id`: fast at any size, and correct
- * because the presence worker writes each user from one place at a time (one worker per stream
- * partition). `auto` picks by asking the server what it is.
+ * Step 2 has two forms (`UserWrites`, src/mongo/guarded.ts): guarded updates on MongoDB; on
+ * FerretDB v1, read by `_id`, compare, write by `_id`, correct because the presence worker writes
+ * each user from one place at a time (one worker per stream partition). `auto` asks the server.
  */
 import type { Collection } from 'mongodb';
-import { type DbSource, isDuplicateKey, mongoUnavailable, resolveDb } from '../mongo/connection.ts';
+import { type DbSource, mongoUnavailable, resolveDb } from '../mongo/connection.ts';
+import { guardedUpdates, insertNew } from '../mongo/guarded.ts';
 import type { PresenceStatus } from '@parley/client/wire';
 import type { UserState, UserStore, UserTransition } from './types.ts';
 
@@ -33,24 +31,13 @@ export type UserWrites = 'guarded' | 'read-then-write' | 'auto';
 
 export class MongoUserStore implements UserStore {
   readonly #db: DbSource;
-  #writes: Promise<Exclude<UserWrites, 'auto'>> | undefined;
+  /** True: guarded updates (MongoDB); false: read, compare, write by `_id` (FerretDB). */
+  readonly #guarded: () => Promise<boolean>;
 
   constructor(db: DbSource, opts: { writes?: UserWrites } = {}) {
     this.#db = db;
     const writes = opts.writes ?? 'auto';
-    if (writes !== 'auto') this.#writes = Promise.resolve(writes);
-  }
-
-  /** The form of updates for this server (asked once; asked again after a failure). */
-  #mode(): Promise<Exclude<UserWrites, 'auto'>> {
-    this.#writes ??= resolveDb(this.#db)
-      .then((db) => db.admin().command({ buildInfo: 1 }))
-      .then((info): Exclude<UserWrites, 'auto'> => ('ferretdbVersion' in info ? 'read-then-write' : 'guarded'))
-      .catch((err: unknown) => {
-        this.#writes = undefined;
-        return mongoUnavailable(err);
-      });
-    return this.#writes;
+    this.#guarded = guardedUpdates(db, writes === 'auto' ? undefined : writes === 'guarded');
   }
 
   async #users(): Promise<Collection<UserDoc>> {
@@ -64,14 +51,14 @@ export class MongoUserStore implements UserStore {
       for (const index of await this.#insertNew(chunk)) existing.push(chunk[index] as UserTransition);
     }
     if (existing.length === 0) return;
-    const mode = await this.#mode();
+    const guarded = await this.#guarded();
     for (let i = 0; i < existing.length; i += UPDATE_CHUNK) {
       const chunk = existing.slice(i, i + UPDATE_CHUNK);
-      const newer = mode === 'guarded' ? chunk : await this.#newerThanStored(chunk);
+      const newer = guarded ? chunk : await this.#newerThanStored(chunk);
       if (newer.length === 0) continue;
       const ops = newer.map((t) => ({
         updateOne: {
-          filter: mode === 'guarded' ? { _id: t.user, updatedAt: { $lt: t.at } } : { _id: t.user },
+          filter: guarded ? { _id: t.user, updatedAt: { $lt: t.at } } : { _id: t.user },
           update: { $set: { status: t.status, lastSeen: t.at, updatedAt: t.at } },
         },
       }));
@@ -95,16 +82,7 @@ export class MongoUserStore implements UserStore {
   async #insertNew(chunk: readonly UserTransition[]): Promise<number[]> {
     const docs = chunk.map((t): UserDoc => ({ _id: t.user, status: t.status, lastSeen: t.at, updatedAt: t.at }));
     const users = await this.#users();
-    try {
-      await users.insertMany(docs, { ordered: false });
-      return [];
-    } catch (err) {
-      if (!isDuplicateKey(err)) mongoUnavailable(err);
-      const list = (err as { writeErrors?: { index?: unknown }[] | { index?: unknown } }).writeErrors;
-      const indexes = (Array.isArray(list) ? list : list ? [list] : []).map((w) => Number(w.index));
-      // A server that does not say which failed: treat every one as existing (the update is guarded).
-      return indexes.every((n) => Number.isInteger(n)) && indexes.length > 0 ? indexes : chunk.map((_, i) => i);
-    }
+    return insertNew((d) => users.insertMany(d, { ordered: false }), docs);
   }
 
   async get(user: string): Promise<UserState | null> {
@@ -122,7 +100,7 @@ export class MongoUserStore implements UserStore {
     const ids = [...new Set(users)];
     const coll = await this.#users();
     const docs =
-      (await this.#mode()) === 'guarded'
+      (await this.#guarded())
         ? await coll.find({ _id: { $in: ids } }).toArray().catch(mongoUnavailable)
         : (await Promise.all(ids.map((_id) => coll.findOne({ _id }))).catch(mongoUnavailable)).filter((d) => d !== null);
     const byId = new Map(docs.map((d) => [d._id, d]));

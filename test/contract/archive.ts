@@ -257,6 +257,9 @@ export function archiveContract(name: string, make: ArchiveFactory): void {
       ];
       await a.put(entries);
       expect(await a.read(r, EPOCH, { limit: 10, from: 'oldest' })).toEqual(entries);
+      expect(await a.at(r, EPOCH, 3)).toEqual(entries[2]);
+      expect(await a.at(r, EPOCH, 5)).toBeNull();
+      expect(await a.at(r, 'another-epoch', 1)).toBeNull();
       const reactions = [{ emoji: '👍', count: 1, users: ['bob'] }];
       await a.applyStates(r, EPOCH, new Map([[1, { from: 'alice', rev: 3, text: 'hello', edited: T0 + 5, reactions, edits: [2] }]]));
       // An older state arriving late changes nothing; states of entries not stored are skipped.

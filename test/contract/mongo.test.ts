@@ -36,4 +36,6 @@ async function freshDb<S extends { close(): Promise<void> }>(make: (db: Db) => S
 // (see UserStoreTraits), while on MongoDB `guarded` is.
 userStoreContract('mongodb (FerretDB), auto', () => freshDb((db) => new MongoUserStore(db)), { concurrentWriters: false });
 userStoreContract('mongodb (FerretDB), guarded', () => freshDb((db) => new MongoUserStore(db, { writes: 'guarded' })), { concurrentWriters: false });
-archiveContract('mongodb (FerretDB)', () => freshDb((db) => new MongoArchive(db)));
+archiveContract('mongodb (FerretDB), auto', () => freshDb((db) => new MongoArchive(db)));
+// The form MongoDB gets: message states written by guarded updates.
+archiveContract('mongodb (FerretDB), guarded', () => freshDb((db) => new MongoArchive(db, { guarded: true })));

@@ -167,6 +167,7 @@ describe('without an archive', () => {
     const refusing: Archive = {
       put: async () => undefined,
       applyStates: async () => undefined,
+      at: async () => null,
       read: async () => {
         throw new Error('the archive was read');
       },
