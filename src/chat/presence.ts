@@ -11,6 +11,9 @@ import type { UserStore } from '../users/types.ts';
 import { backendError } from './backend.ts';
 import { paced } from './pace.ts';
 
+/** A socket open on this instance, as a presence round sees it. */
+export type LiveConn = ConnRef & { readonly closed: boolean; joinedRooms(): string[] };
+
 /** Connections refreshed together in a presence round (see `round`). */
 const PRESENCE_SLICE = 100;
 
@@ -78,17 +81,36 @@ export class PresenceService {
    * wait: in `npm run bench -- chat 5k` (1,250 connections per instance) delivery p99 was 816 ms with
    * the burst and 132 ms spread. Stops early once `stopped()`. Never throws.
    */
-  async round(conns: readonly ConnRef[], spreadMs = 0, stopped: () => boolean = () => false): Promise<void> {
+  async round(conns: readonly LiveConn[], spreadMs = 0, stopped: () => boolean = () => false): Promise<void> {
     try {
-      await paced(conns, PRESENCE_SLICE, spreadMs, (slice) => this.#presence.refresh(slice), stopped);
+      const lost: LiveConn[] = [];
+      await paced(conns, PRESENCE_SLICE, spreadMs, async (slice) => void lost.push(...(await this.#presence.refresh(slice))), stopped);
       if (stopped()) return;
       for (const r of await this.#presence.reap()) {
         for (const room of r.leftRooms) {
           await this.#log.signal(room, { type: 'presence', room, user: r.conn.user, status: 'offline', lastSeen: r.lastSeen });
         }
       }
+      await this.#restore(lost);
     } catch (err) {
       log.warn('presence round failed', { err });
+    }
+  }
+
+  /**
+   * Registers again the sockets that are open here but whose presence entries are gone (see
+   * `Presence.refresh`): their users are online, and in their rooms, again; the rooms hear of it
+   * as of a join.
+   */
+  async #restore(lost: readonly LiveConn[]): Promise<void> {
+    for (const conn of lost) {
+      if (conn.closed) continue;
+      log.info('presence entry lost; registering the connection again', { conn: conn.id, user: conn.user });
+      await this.#presence.connect(conn);
+      for (const room of conn.joinedRooms()) {
+        const { first } = await this.#presence.join(room, conn);
+        if (first) await this.announceOnline(room, conn.user);
+      }
     }
   }
 

@@ -56,12 +56,15 @@ export class MemoryPresence implements Presence {
     return live;
   }
 
-  async refresh(conns: readonly ConnRef[]): Promise<void> {
+  async refresh<C extends ConnRef>(conns: readonly C[]): Promise<C[]> {
     const expiresAt = this.#now() + this.#ttlMs;
+    const unknown: C[] = [];
     for (const c of conns) {
       const entry = this.#conns.get(c.id);
       if (entry) entry.expiresAt = expiresAt;
+      else unknown.push(c);
     }
+    return unknown;
   }
 
   async disconnect(conn: ConnRef): Promise<{ last: boolean; lastSeen: number }> {

@@ -77,15 +77,17 @@ export class RedisPresence implements Presence {
     return { first };
   }
 
-  /** See `Presence.refresh`. Unknown (disconnected or reaped) connections stay gone. */
-  async refresh(conns: readonly ConnRef[]): Promise<void> {
+  /** See `Presence.refresh`. Unknown (disconnected or reaped) connections stay gone, and are returned. */
+  async refresh<C extends ConnRef>(conns: readonly C[]): Promise<C[]> {
     const expiresAt = this.#now() + this.#ttlMs;
-    await Promise.all(conns.map((c) => this.#refreshOne(c, expiresAt))).catch(unavailable);
+    const known = await Promise.all(conns.map((c) => this.#refreshOne(c, expiresAt))).catch(unavailable);
+    return conns.filter((_, i) => !known[i]);
   }
 
-  async #refreshOne(c: ConnRef, expiresAt: number): Promise<void> {
+  /** False when the connection is not registered. */
+  async #refreshOne(c: ConnRef, expiresAt: number): Promise<boolean> {
     const rooms = await runScript(this.#redis, S.REFRESH, [connsKey(c.user), connRoomsKey(c)], [c.id, expiresAt, this.#safetyMs]);
-    if (!Array.isArray(rooms)) return;
+    if (!Array.isArray(rooms)) return false;
     // GT: never lower a score that a concurrent reaper put back (see `reap`).
     await Promise.all([
       this.#redis.zadd(indexKey(c.id), 'XX', 'GT', expiresAt, indexMember(c)),
@@ -93,6 +95,7 @@ export class RedisPresence implements Presence {
         runScript(this.#redis, S.TOUCH_ROOM, [membersKey(room)], [roomField(c), expiresAt, this.#safetyMs]),
       ),
     ]);
+    return true;
   }
 
   /** See `Presence.disconnect`. Idempotent; a disconnect racing a reap is reported by one of them. */

@@ -41,8 +41,14 @@ export interface Presence {
    */
   admit(conn: ConnRef, limit: number): Promise<{ first: boolean } | null>;
 
-  /** Extends the TTL of these live connections (called for every heartbeat round). */
-  refresh(conns: readonly ConnRef[]): Promise<void>;
+  /**
+   * Extends the TTL of these live connections (called for every heartbeat round). Connections it
+   * does not know stay unknown (a refresh never brings back a disconnected one); it returns them, so
+   * that the caller can register again those it knows are still open (their entries can be lost: a
+   * Redis failover drops the writes the replica had not received yet, and an outage longer than the
+   * TTL lets them expire and be reaped).
+   */
+  refresh<C extends ConnRef>(conns: readonly C[]): Promise<C[]>;
 
   /**
    * Removes a connection and its room memberships. `last` when the user has no live connection

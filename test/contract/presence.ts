@@ -118,7 +118,10 @@ export function presenceContract(name: string, make: PresenceFactory): void {
       const c = conn(alice);
       await p.connect(c);
       await p.disconnect(c);
-      await p.refresh([c]);
+      const other = conn(uid('bob'));
+      await p.connect(other);
+      // It answers the connections it does not know, for the caller to register again if still open.
+      expect(await p.refresh([c, other])).toEqual([c]);
       expect((await p.status(alice)).status).toBe('offline');
     });
 

@@ -1,10 +1,12 @@
 /**
  * An instance crash: `kill -9` one of two instances on one Redis Cluster; the other shows its users
- * offline within two heartbeat intervals (DESIGN.md), with nobody restarting anything.
+ * offline within two heartbeat intervals (DESIGN.md), with nobody restarting anything. And the
+ * opposite loss: presence entries of open sockets lost by Redis come back within one interval.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down, up } from '../../infra/redis/cluster.ts';
-import { type Server, closeAllClients, connect, rest, startServer, uid } from './server.ts';
+import { connectCluster } from '../../src/redis/connection.ts';
+import { type Server, closeAllClients, connect, eventually, rest, startServer, uid } from './server.ts';
 
 // Every instance of a deployment uses the same HEARTBEAT_MS: presence expiry derives from it.
 const HEARTBEAT_MS = 1000;
@@ -45,5 +47,32 @@ describe('instance crash', () => {
     expect(offline.lastSeen).toBeLessThanOrEqual(Date.now());
     expect((await rest(survivor, 'GET', `/v1/users/${victim}/presence`, { user: 'x' })).json).toMatchObject({ status: 'offline' });
     await watcher.heartbeat(); // the surviving instance kept its own sockets
+  });
+
+  it('shows a connected user online again within a heartbeat interval after Redis lost its presence entry', async () => {
+    // A Redis failover loses the writes the replica had not received yet: here, a user's entries.
+    const env = { REDIS_CLUSTER_NODES: nodes, HEARTBEAT_MS: String(HEARTBEAT_MS), LOG_LEVEL: 'warn' };
+    const server = await startServer('node', { ...env, INSTANCE_ID: uid('instance') });
+    servers.push(server);
+    const room = uid('room');
+    const [user, watcherName] = [uid('user'), uid('watcher')];
+    const u = await connect(server, user);
+    await u.join(room);
+    const watcher = await connect(server, watcherName);
+    await watcher.join(room);
+    const redis = await connectCluster({ nodes: nodes.split(',') });
+    try {
+      const keys = await redis.keys(`parley:{u:${user}}:conn*`);
+      expect(keys.length).toBeGreaterThan(0);
+      for (const key of keys) await redis.del(key);
+    } finally {
+      redis.disconnect();
+    }
+    const status = async () => (await rest(server, 'GET', `/v1/users/${user}/presence`, { user: 'x' })).json['status'];
+    expect(await status()).toBe('offline');
+    await eventually(async () => expect(await status()).toBe('online'), HEARTBEAT_MS + 1000, 50);
+    const members = (await rest(server, 'GET', `/v1/rooms/${room}/presence`, { user: watcherName })).json['members'] as { user: string }[];
+    expect(members.map((m) => m.user)).toContain(user);
+    await u.heartbeat();
   });
 });
