@@ -71,6 +71,7 @@ async function checkAll(traffic: Traffic, baseUrl: string, mongo: Mongo, phase: 
 async function main(): Promise<number> {
   const { size, seed, basePort, dir: givenDir } = args(process.argv.slice(2));
   const dir = givenDir ?? mkdtempSync(join(tmpdir(), 'parley-chaos-'));
+  // One generator per concern, so that the fault schedule replays from the seed whatever the traffic drew.
   const random = rng(seed);
   const started = Date.now();
   const env = { HEARTBEAT_MS: String(size.heartbeatMs), LOG_LEVEL: 'warn', SEND_RATE: '50', SEND_BURST: '100' };
@@ -83,14 +84,14 @@ async function main(): Promise<number> {
   const ep = await up({ basePort, dir, instances: size.instances, env, workerEnv, log: say });
   const mongo = new Mongo(ep.mongo);
   try {
-    const traffic = new Traffic(size, ep.balancer, random, seed.toString(36));
+    const traffic = new Traffic(size, ep.balancer, rng(seed + 1), seed.toString(36));
     await traffic.setup();
     traffic.start();
     say(`${size.users} users connected; warming up`);
     await sleep(5000);
     const rssBefore = instanceRss(dir);
 
-    const faults = new Faults(dir, ep, env, workerEnv, traffic.users, random);
+    const faults = new Faults(dir, ep, env, workerEnv, traffic.users, rng(seed + 2));
     const next = schedule(random);
     const timeline: FaultRecord[] = [];
     const stormStart = Date.now();
@@ -110,7 +111,7 @@ async function main(): Promise<number> {
     traffic.stopActions();
     for (let d = Date.now() + 30_000; traffic.pendingCount() > 0 && Date.now() < d; ) await sleep(200);
     const lastFault = Math.max(stormStart, ...timeline.map((f) => f.backAt ?? f.at));
-    const presence = await presenceCheck(traffic.users, ep.balancer, mongo, size.heartbeatMs, lastFault, random);
+    const presence = await presenceCheck(traffic.users, ep.balancer, mongo, size.heartbeatMs, lastFault, rng(seed + 3));
     await sleep(3000);
     say('storm over: checking');
     const invariants = [...(await checkAll(traffic, ep.balancer, mongo, 'end')), { ...presence.verdict, phase: 'end' }];
