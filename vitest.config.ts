@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Load tests that measure under load: run last, one at a time, with nothing else on the 2 cores. */
-const LOAD = ['test/e2e/topology.test.ts', 'test/e2e/backpressure.test.ts', 'test/e2e/bench-smoke.test.ts'];
+const LOAD = ['test/e2e/topology.test.ts', 'test/e2e/backpressure.test.ts', 'test/e2e/bench-smoke.test.ts', 'test/e2e/chaos-smoke.test.ts'];
 
 // Projects run in `sequence.groupOrder` order, lowest first, one group after the other. Every
 // selected project's global setup runs before the first group, so `npm test` starts Redis and

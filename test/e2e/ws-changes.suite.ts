@@ -5,57 +5,11 @@
  * `wsSuite`: runs against every runtime.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Client, type Message, type Runtime, type Server, closeAllClients, connect, rest, startServer, uid } from './server.ts';
+import { type Client, type Runtime, type Server, closeAllClients, connect, rest, startServer, uid } from './server.ts';
 
-type Reaction = { emoji: string; count: number; users: string[] };
-/** A log entry as the contract states it, with the state history shows of a text message. */
-export type Entry = Message & {
-  kind?: 'edit' | 'delete' | 'reaction';
-  target?: number;
-  emoji?: string;
-  on?: boolean;
-  edited?: number;
-  deleted?: boolean;
-  reactions?: Reaction[];
-  rev?: number;
-};
+import { type Entry, fold } from '../../bench/chaos/fold.ts';
 
-/**
- * Folds entries the way a client keeps a room: text messages by seq, each change applied to its
- * target when it is newer than the state the target was read with (`rev`).
- */
-export function fold(entries: readonly Entry[], into = new Map<number, Entry>()): Map<number, Entry> {
-  for (const e of entries) {
-    if (e.kind === undefined) {
-      into.set(e.seq, { ...e });
-      continue;
-    }
-    const m = into.get(e.target as number);
-    if (!m || e.seq <= (m.rev ?? 0)) continue;
-    m.rev = e.seq;
-    if (e.kind === 'edit') Object.assign(m, { text: e.text, edited: e.ts });
-    else if (e.kind === 'delete') {
-      Object.assign(m, { text: '', deleted: true });
-      delete m.edited;
-      delete m.reactions;
-    } else {
-      const list = m.reactions ?? [];
-      let r = list.find((x) => x.emoji === e.emoji);
-      if (e.on) {
-        if (!r) list.push((r = { emoji: e.emoji as string, count: 0, users: [] }));
-        r.count++;
-        if (r.users.length < 20) r.users.push(e.from);
-      } else if (r) {
-        r.count--;
-        r.users = r.users.filter((u) => u !== e.from);
-      }
-      const kept = list.filter((x) => x.count > 0);
-      if (kept.length > 0) m.reactions = kept;
-      else delete m.reactions;
-    }
-  }
-  return into;
-}
+export { type Entry, fold };
 
 export function wsChangesSuite(runtime: Runtime): void {
   describe(`edits, deletes and reactions on ${runtime}`, () => {
