@@ -268,6 +268,11 @@ export class Hub {
     } else if (event.type === 'member') {
       if (event.role === null) this.#removed(room, local, event.user);
       value = event;
+    } else if (event.type === 'roster') {
+      // Removals pub/sub may have lost: their sockets leave now, before any later message.
+      const members = new Set(event.users);
+      for (const user of new Set([...local.members].map((c) => c.user))) if (!members.has(user)) this.#removed(room, local, user);
+      return;
     } else {
       value = event;
       skipUser = event.user; // nobody is told about their own typing or presence

@@ -104,14 +104,19 @@ redis.call('SPUBLISH', KEYS[2], ARGV[2])
 return 1
 `);
 
-/** Head. KEYS: epoch, seq. ARGV: new epoch. Returns { epoch, seq }. */
+/**
+ * Head. KEYS: epoch, seq [, a group room's roles]. ARGV: new epoch. Returns { epoch, seq }, and with
+ * the roles key the group's members as of that seq, read in the same step: { epoch, seq, {user…} }.
+ */
 export const HEAD = script(`
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch)
 end
-return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+if KEYS[3] then return {epoch, seq, redis.call('HKEYS', KEYS[3])} end
+return {epoch, seq}
 `);
 
 /**

@@ -57,7 +57,8 @@ export class RedisRoomLog implements RoomLog {
   readonly #onMessage = (channel: string, payload: string) => this.#receive(channel, payload);
   /**
    * ioredis re-subscribes after a topology change (failover, resharding): whatever was published
-   * meanwhile is caught up from the log now rather than at the room's next message.
+   * meanwhile is caught up from the log now rather than at the room's next message, and in a group
+   * room a removal published meanwhile takes effect before it (see `#catchUp`).
    */
   readonly #onResubscribed = () => {
     for (const sub of this.#subs.values()) sub.chain = sub.chain.then(() => this.#catchUp(sub), () => {});
@@ -295,21 +296,43 @@ export class RedisRoomLog implements RoomLog {
       sub.last = m.seq - 1;
     }
     if (m.seq <= sub.last) return; // already delivered (e.g. by a gap read)
-    if (m.seq > sub.last + 1) await this.#fillGap(sub, m.seq - 1);
+    if (m.seq > sub.last + 1) {
+      // Pub/sub lost messages; in a group room it may have lost a removal with them.
+      if (isGroup(sub.room)) await this.#catchUp(sub);
+      else await this.#fillGap(sub, m.seq - 1);
+      if (m.seq <= sub.last) return;
+    }
     sub.last = m.seq;
     this.#deliver(sub, event);
   }
 
-  /** Delivers what the log holds beyond the last delivered message. */
+  /**
+   * Delivers what the log holds beyond the last delivered message. In a group room the members are
+   * read in the same step as the head and delivered first (`roster`): a `member` event pub/sub lost
+   * never comes again, and the messages caught up with may be later than that removal.
+   */
   async #catchUp(sub: Sub): Promise<void> {
     let head: Position;
     try {
-      head = await this.head(sub.room);
+      if (isGroup(sub.room)) {
+        const { users, ...position } = await this.#headAndRoster(sub.room);
+        head = position;
+        this.#deliver(sub, { type: 'roster', room: sub.room, users });
+      } else head = await this.head(sub.room);
     } catch {
       this.stats.gapReadFailures++;
       return;
     }
     if (head.epoch === sub.epoch && head.seq > sub.last) await this.#fillGap(sub, head.seq);
+  }
+
+  async #headAndRoster(room: string): Promise<Position & { users: string[] }> {
+    const k = roomKeys(room);
+    const reply = await this.#call(() => runScript(this.#redis, HEAD, [k.epoch, k.seq, k.groupRoles], [newEpoch()]));
+    if (!Array.isArray(reply) || typeof reply[0] !== 'string' || typeof reply[1] !== 'number' || !Array.isArray(reply[2])) {
+      throw new Error('head: unexpected reply');
+    }
+    return { epoch: reply[0], seq: reply[1], users: (reply[2] as unknown[]).map(String) };
   }
 
   /** Delivers the stored messages `last+1 … to` that pub/sub did not bring (with their state when read). */
@@ -344,3 +367,5 @@ export class RedisRoomLog implements RoomLog {
     if (this.#closed) throw new Error('room log is closed');
   }
 }
+
+const isGroup = (room: string): boolean => room.startsWith('grp:');

@@ -99,12 +99,22 @@ export type RoomEvent =
    */
   | MemberEvent
   /** v1.1: a read receipt of a direct room or group (src/reads/), published in the same step as the write. */
-  | { type: 'read'; room: string; user: string; seq: number };
+  | { type: 'read'; room: string; user: string; seq: number }
+  | RosterEvent;
 
 export type MemberEvent = { type: 'member'; room: string; user: string; role: 'member' | 'admin' | null; by: string };
 
+/**
+ * A group's members as they are at the room's latest message, delivered by a subscription that may
+ * have lost events (its shard subscriber re-subscribed after a failover, or pub/sub skipped
+ * messages), before the messages it catches up with. A `member` event with `role` null that pub/sub
+ * lost would have taken the removed user's sockets out of the room: whoever is not in `users` is
+ * out now. Never published; never sent to clients.
+ */
+export type RosterEvent = { type: 'roster'; room: string; users: string[] };
+
 /** Ephemeral events: published at most once, never stored. */
-export type Signal = Exclude<RoomEvent, { type: 'message' }>;
+export type Signal = Exclude<RoomEvent, { type: 'message' } | RosterEvent>;
 
 /** Called for each event of a subscribed room; must not throw. */
 export type RoomHandler = (event: RoomEvent) => void;

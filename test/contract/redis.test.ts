@@ -2,9 +2,13 @@
  * The seam contracts against Redis Cluster: the real 6-node test cluster started by the global
  * setup (test/setup/redis.ts). Each factory call makes its own connection, closed by its cleanup.
  */
+import type { WSContext } from 'hono/ws';
 import type { Cluster } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { Message } from '@parley/client/wire';
+import { type Message, type ServerFrame, groupRoom } from '@parley/client/wire';
+import { RedisGroups } from '../../src/groups/redis.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { Conn, Hub } from '../../src/realtime/hub.ts';
 import * as RoomLogEntries from '../../src/redis/codecs/room-log.ts';
 import { RedisReadState } from '../../src/reads/redis.ts';
 import { RedisRoomLog } from '../../src/rooms/redis.ts';
@@ -29,6 +33,44 @@ async function appendUnpublished(cluster: Cluster, r: string, epoch: string, tex
   const message: Message = { room: r, epoch, seq, from: 'bob', text, ts: Date.now() };
   await cluster.xadd(k.log, RoomLogEntries.entryId(seq), ...RoomLogEntries.encode(message));
   return message;
+}
+
+/**
+ * A group of olga (owner) and amy, both joined on a real hub fed by `log`; each socket's frames
+ * after its `joined`, as they are sent.
+ */
+async function groupOnHub(log: RedisRoomLog, cluster: Cluster) {
+  const id = uid('g');
+  const room = groupRoom(id);
+  await new RedisGroups(cluster).create({ id, title: '', owner: 'olga', members: ['amy'] });
+  const sent = new Map<WSContext, ServerFrame[]>();
+  const hub = new Hub({
+    feed: log,
+    metrics: createMetrics('test'),
+    sendBuffer: { soft: 1e6, hard: 1e7 },
+    sockets: {
+      send: (ws, frame) => {
+        const f = JSON.parse(frame.text) as ServerFrame;
+        sent.get(ws)?.push(...(f.type === 'batch' ? f.events : [f]).filter((e) => e.type !== 'joined'));
+      },
+      sendBinary: () => undefined,
+      ping: () => false,
+      watchLiveness: () => undefined,
+      terminate: () => undefined,
+      bufferedAmount: () => 0,
+    },
+  });
+  const head = await log.head(room);
+  const socket = async (user: string) => {
+    const ws = {} as WSContext;
+    sent.set(ws, []);
+    const conn = new Conn(uid('c'), user, 'test', ws, { send: 9, typing: 9, join: 9, abuse: 9 }, Date.now());
+    hub.add(conn);
+    await hub.beginJoin(conn, room);
+    hub.finishJoin(conn, room, { type: 'joined', room, epoch: head.epoch, seq: head.seq, recovered: true, messages: [], members: [] });
+    return { conn, frames: sent.get(ws) as ServerFrame[] };
+  };
+  return { room, olga: await socket('olga'), amy: await socket('amy') };
 }
 
 readStateContract('redis cluster', async () => {
@@ -85,6 +127,30 @@ describe('redis room log', () => {
         { type: 'message', message: lost },
       ]);
       await stop();
+    });
+
+    it('gives a member removed while pub/sub was re-subscribing its `left`, and not the next message of the group', async () => {
+      const { log, cluster } = res.track(await makeRoomLog(DEFAULT_ROOMLOG_OPTIONS));
+      const { room, olga, amy } = await groupOnHub(log, cluster);
+      // Amy is removed while this instance's shard subscriber is re-connecting (a failover): the
+      // groups store changes the roles, and the `member` event it publishes reaches nobody here.
+      await cluster.hdel(roomKeys(room).groupRoles, 'amy');
+      cluster.emit('subscribersReady');
+      await log.append(room, { from: 'olga', text: 'after the removal' });
+      await waitFor(() => olga.frames.some((f) => f.type === 'message'), "olga's message");
+      expect(amy.frames).toEqual([{ type: 'left', room, reason: 'removed' }]);
+      expect(amy.conn.inRoom(room)).toBe(false);
+    });
+
+    it('gives a member whose removal pub/sub lost with a message its `left` before the messages after the gap', async () => {
+      const { log, cluster } = res.track(await makeRoomLog(DEFAULT_ROOMLOG_OPTIONS));
+      const { room, olga, amy } = await groupOnHub(log, cluster);
+      const { epoch } = await log.head(room);
+      await cluster.hdel(roomKeys(room).groupRoles, 'amy');
+      await appendUnpublished(cluster, room, epoch, 'lost');
+      await log.append(room, { from: 'olga', text: 'after the gap' });
+      await waitFor(() => olga.frames.filter((f) => f.type === 'message').length === 2, "olga's two messages");
+      expect(amy.frames).toEqual([{ type: 'left', room, reason: 'removed' }]);
     });
 
     it('keeps delivering to the other handlers when one throws', async () => {

@@ -103,7 +103,10 @@ const typing = (user: string, room = 'lobby'): RoomEvent => ({ type: 'typing', r
 const presence = (user: string, room = 'lobby'): RoomEvent => ({ type: 'presence', room, user, status: 'online' });
 
 /** The frame a message event goes out as. */
-const asFrame = (e: RoomEvent): ServerFrame => (e.type === 'message' ? { type: 'message', ...e.message } : e);
+const asFrame = (e: RoomEvent): ServerFrame => {
+  if (e.type === 'roster') throw new Error('a roster is never sent');
+  return e.type === 'message' ? { type: 'message', ...e.message } : e;
+};
 /** The seqs of message frames, batch or not, in the order sent. */
 const seqs = (frames: ServerFrame[]): number[] =>
   frames.flatMap((f) => (f.type === 'batch' ? f.events : [f])).flatMap((f) => (f.type === 'message' ? [(f as Message).seq] : []));
