@@ -8,6 +8,7 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Endpoints } from '../../infra/stack.ts';
 import type { FaultKind } from './sizes.ts';
+import { INSTANCE_NODE_ARGS } from './truth.ts';
 import type { ChaosUser } from './user.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -86,7 +87,7 @@ export class Faults {
     process.kill(p.pid, sig);
     await this.#waitExit(p.pid, 30_000);
     const env = { ...this.#baseEnv(), PORT: new URL(url).port, INSTANCE_ID: p.name, ...this.env };
-    this.#spawn(p, ['--max-semi-space-size=4', '--import', 'tsx', 'src/main.node.ts'], env);
+    this.#spawn(p, ['--max-semi-space-size=4', ...INSTANCE_NODE_ARGS, '--import', 'tsx', 'src/main.node.ts'], env);
     await until(() => httpOk(`${url}/ready`), 60_000, `${p.name} ready`);
   }
 

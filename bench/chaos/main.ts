@@ -14,7 +14,7 @@ import { presenceCheck, rssCheck } from './liveness.ts';
 import { type ChaosResult, recovery, writeResults } from './report.ts';
 import { FAULT_KINDS, type FaultKind, SIZES, rng } from './sizes.ts';
 import { Traffic } from './traffic.ts';
-import { Mongo, instanceRss, readLogs } from './truth.ts';
+import { INSTANCE_NODE_ARGS, Mongo, instanceRss, readLogs } from './truth.ts';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /**
@@ -81,7 +81,7 @@ async function main(): Promise<number> {
     stopping = true;
   });
   const workerEnv = { LOG_LEVEL: 'warn', ARCHIVE_SCAN_MS: String(ARCHIVE_SCAN_MS) };
-  const ep = await up({ basePort, dir, instances: size.instances, env, workerEnv, log: say });
+  const ep = await up({ basePort, dir, instances: size.instances, env, workerEnv, nodeArgs: INSTANCE_NODE_ARGS, log: say });
   const mongo = new Mongo(ep.mongo);
   try {
     const traffic = new Traffic(size, ep.balancer, rng(seed + 1), seed.toString(36));
@@ -89,7 +89,7 @@ async function main(): Promise<number> {
     traffic.start();
     say(`${size.users} users connected; warming up`);
     await sleep(5000);
-    const rssBefore = instanceRss(dir);
+    const rssBefore = await instanceRss(dir);
 
     const faults = new Faults(dir, ep, env, workerEnv, traffic.users, rng(seed + 2));
     const next = schedule(random);
@@ -118,7 +118,7 @@ async function main(): Promise<number> {
 
     say(`quiet for ${size.quietMs / 1000} s`);
     await sleep(size.quietMs);
-    const rssAfter = instanceRss(dir);
+    const rssAfter = await instanceRss(dir);
     invariants.push(...(await checkAll(traffic, ep.balancer, mongo, 'after quiet')), { ...rssCheck(rssBefore, rssAfter), phase: 'after quiet' });
     traffic.stop();
     for (const u of traffic.users) u.drop(false);

@@ -80,10 +80,23 @@ export async function redisStatuses(baseUrl: string, users: string[]): Promise<M
 }
 
 /** Resident memory (KiB) of each chat instance, by name, from the pids `stack.json` records now. */
-export function instanceRss(dir: string): Record<string, number> {
+/**
+ * Node options of the run's chat instances: a full garbage collection on SIGUSR2
+ * (gc-on-signal.mjs), which `instanceRss` asks for before it measures.
+ */
+export const INSTANCE_NODE_ARGS = ['--expose-gc', '--import', join(import.meta.dirname, 'gc-on-signal.mjs')];
+
+/**
+ * Each instance's resident memory in KiB, measured a moment after a full garbage collection: what
+ * the process holds, not the garbage of the last seconds' traffic that V8 collects when it likes.
+ */
+export async function instanceRss(dir: string): Promise<Record<string, number>> {
   const st = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8')) as { procs: { name: string; kind: string; pid: number }[] };
+  const instances = st.procs.filter((x) => x.kind === 'instance');
+  for (const p of instances) process.kill(p.pid, 'SIGUSR2');
+  await new Promise((r) => setTimeout(r, 2000));
   const out: Record<string, number> = {};
-  for (const p of st.procs.filter((x) => x.kind === 'instance')) {
+  for (const p of instances) {
     const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
     out[p.name] = Number(m?.[1] ?? 0);
   }
