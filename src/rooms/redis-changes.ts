@@ -15,7 +15,8 @@ import { UNCOUNTED_WINDOW } from '../reads/types.ts';
 import { parseJson } from '../redis/codecs/codec.ts';
 import * as RoomLogEntries from '../redis/codecs/room-log.ts';
 import { script } from '../redis/script.ts';
-import type { MessageState } from './types.ts';
+import { roomKeys } from './redis-scripts.ts';
+import type { ChangeInput, ChangeResult, MessageState } from './types.ts';
 
 const FIELD = RoomLogEntries.FIELD.message;
 
@@ -181,6 +182,64 @@ export const STATES = script(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(ARGV, 2))
 `);
+
+/** The keys and arguments of CHANGE for `input` in `room`. */
+export function changeCall(room: string, input: ChangeInput, opts: { hotWindow: number; idempotencyTtlMs: number }) {
+  const k = roomKeys(room);
+  const cid = input.cid ?? '';
+  const keys = [k.seq, k.epoch, k.log, k.cid(input.from, cid), k.channel, k.state, k.uncounted, k.erased];
+  if (room.startsWith('grp:')) keys.push(k.groupRoles);
+  const args = [
+    room, input.from, input.kind, input.target, input.kind === 'edit' ? input.text : '',
+    input.kind === 'reaction' ? input.emoji : '', input.kind === 'reaction' && input.on ? '1' : '0',
+    cid, input.cid === undefined ? '0' : '1', opts.hotWindow, opts.idempotencyTtlMs, k.tag,
+    input.archivedAuthor ?? '',
+  ];
+  return { keys, args };
+}
+
+/** What a CHANGE reply says; `not_member` for a group room's outsider (the caller throws). */
+export function changeResult(reply: unknown): ChangeResult | 'not_member' {
+  if (!Array.isArray(reply)) throw new Error('change: unexpected reply');
+  const [code, a, b, c] = reply as unknown[];
+  switch (code) {
+    case CHANGED.appended:
+    case CHANGED.duplicate: {
+      const message = RoomLogEntries.decodeMessage(a);
+      if (!message) throw new Error('change: stored entry does not parse');
+      return { outcome: code === CHANGED.appended ? 'appended' : 'duplicate', message };
+    }
+    case CHANGED.notMember:
+      return 'not_member';
+    case CHANGED.notFound:
+      return { outcome: 'not_found' };
+    case CHANGED.inArchive:
+      return { outcome: 'in_archive', epoch: String(a) };
+    case CHANGED.unchanged:
+      return { outcome: 'unchanged', epoch: String(c), seq: Number(a), ts: Number(b) };
+    case CHANGED.forbidden:
+      return { outcome: 'forbidden' };
+    case CHANGED.tooManyReactions:
+      return { outcome: 'too_many_reactions' };
+  }
+  throw new Error('change: unexpected reply');
+}
+
+/** The keys of STATES for `room`. */
+export const statesKeys = (room: string): string[] => [roomKeys(room).epoch, roomKeys(room).state];
+
+/** The states of `seqs` by one STATES call (`run` sends it with these seqs as its arguments after the epoch). */
+export async function readStates(seqs: readonly number[], run: (seqs: readonly number[]) => Promise<unknown>): Promise<Map<number, MessageState>> {
+  const out = new Map<number, MessageState>();
+  if (seqs.length === 0) return out;
+  const reply = await run(seqs);
+  if (!Array.isArray(reply)) throw new Error('states: unexpected reply');
+  reply.forEach((raw, i) => {
+    const state = decodeState(raw);
+    if (state) out.set(seqs[i] as number, state);
+  });
+  return out;
+}
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;

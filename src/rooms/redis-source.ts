@@ -10,7 +10,7 @@ import * as RoomLogEntries from '../redis/codecs/room-log.ts';
 import { unavailable } from '../redis/connection.ts';
 import { runScript } from '../redis/script.ts';
 import { ADVANCE, RANGE, roomKeys } from './redis-scripts.ts';
-import { decodeState, STATES } from './redis-changes.ts';
+import { readStates, STATES, statesKeys } from './redis-changes.ts';
 import type { MessageState } from './types.ts';
 
 export type Unarchived = {
@@ -45,17 +45,7 @@ export class RoomLogSource {
 
   /** v1.1: the current state of each of `seqs` (text messages) of the room's epoch `epoch`, where one exists. */
   async states(room: string, epoch: string, seqs: readonly number[]): Promise<Map<number, MessageState>> {
-    const out = new Map<number, MessageState>();
-    if (seqs.length === 0) return out;
-    const k = roomKeys(room);
-    const reply = await runScript(this.#redis, STATES, [k.epoch, k.state], [epoch, ...seqs]).catch(unavailable);
-    if (Array.isArray(reply)) {
-      reply.forEach((raw, i) => {
-        const state = decodeState(raw);
-        if (state) out.set(seqs[i] as number, state);
-      });
-    }
-    return out;
+    return readStates(seqs, (args) => runScript(this.#redis, STATES, statesKeys(room), [epoch, ...args]).catch(unavailable));
   }
 
   /** Records that the room is archived up to `seq` of `epoch` (never moves back). */

@@ -11,7 +11,7 @@ import { unavailable } from '../redis/connection.ts';
 import { runScript } from '../redis/script.ts';
 import { newEpoch } from './page.ts';
 import { APPEND, HEAD, MEMBER_SIGNAL, READ, roomKeys } from './redis-scripts.ts';
-import { CHANGE, CHANGED, decodeState, STATES } from './redis-changes.ts';
+import { CHANGE, changeCall, changeResult, decodeState, readStates, STATES, statesKeys } from './redis-changes.ts';
 import { showState } from './state.ts';
 import { type AppendInput, type AppendResult, type ChangeInput, type ChangeResult, type Latest, type MessageState, NotAGroupMember, type Position, type ReadQuery, type ReadResult, type RoomEvent, type RoomHandler, type RoomLog, type Signal } from './types.ts';
 import { parseEvent } from './redis-parse.ts';
@@ -96,56 +96,16 @@ export class RedisRoomLog implements RoomLog {
 
   async change(room: string, input: ChangeInput): Promise<ChangeResult> {
     this.#check();
-    const k = roomKeys(room);
-    const cid = input.cid ?? '';
-    const keys = [k.seq, k.epoch, k.log, k.cid(input.from, cid), k.channel, k.state, k.uncounted, k.erased];
-    if (room.startsWith('grp:')) keys.push(k.groupRoles);
-    const reply = await this.#call(() =>
-      runScript(this.#redis, CHANGE, keys, [
-        room, input.from, input.kind, input.target, input.kind === 'edit' ? input.text : '',
-        input.kind === 'reaction' ? input.emoji : '', input.kind === 'reaction' && input.on ? '1' : '0',
-        cid, input.cid === undefined ? '0' : '1', this.#opts.hotWindow, this.#opts.idempotencyTtlMs, k.tag,
-        input.archivedAuthor ?? '',
-      ]),
-    );
-    if (!Array.isArray(reply)) throw new Error('change: unexpected reply');
-    const [code, a, b, c] = reply as unknown[];
-    switch (code) {
-      case CHANGED.appended:
-      case CHANGED.duplicate: {
-        const message = RoomLogEntries.decodeMessage(a);
-        if (!message) throw new Error('change: stored entry does not parse');
-        if (code === CHANGED.appended) this.#feed.mark(room);
-        return { outcome: code === CHANGED.appended ? 'appended' : 'duplicate', message };
-      }
-      case CHANGED.notMember:
-        throw new NotAGroupMember(`${input.from} is not a member of ${room}`);
-      case CHANGED.notFound:
-        return { outcome: 'not_found' };
-      case CHANGED.inArchive:
-        return { outcome: 'in_archive', epoch: String(a) };
-      case CHANGED.unchanged:
-        return { outcome: 'unchanged', epoch: String(c), seq: Number(a), ts: Number(b) };
-      case CHANGED.forbidden:
-        return { outcome: 'forbidden' };
-      case CHANGED.tooManyReactions:
-        return { outcome: 'too_many_reactions' };
-    }
-    throw new Error('change: unexpected reply');
+    const { keys, args } = changeCall(room, input, this.#opts);
+    const result = changeResult(await this.#call(() => runScript(this.#redis, CHANGE, keys, args)));
+    if (result === 'not_member') throw new NotAGroupMember(`${input.from} is not a member of ${room}`);
+    if (result.outcome === 'appended') this.#feed.mark(room);
+    return result;
   }
 
   async states(room: string, epoch: string, seqs: readonly number[]): Promise<Map<number, MessageState>> {
     this.#check();
-    const out = new Map<number, MessageState>();
-    if (seqs.length === 0) return out;
-    const k = roomKeys(room);
-    const reply = await this.#call(() => runScript(this.#redis, STATES, [k.epoch, k.state], [epoch, ...seqs]));
-    if (!Array.isArray(reply)) throw new Error('states: unexpected reply');
-    reply.forEach((raw, i) => {
-      const state = decodeState(raw);
-      if (state) out.set(seqs[i] as number, state);
-    });
-    return out;
+    return readStates(seqs, (args) => this.#call(() => runScript(this.#redis, STATES, statesKeys(room), [epoch, ...args])));
   }
 
   /** Archive feed writes that failed and were retried. */
