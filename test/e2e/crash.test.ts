@@ -62,9 +62,9 @@ describe('instance crash', () => {
     await watcher.join(room);
     const redis = await connectCluster({ nodes: nodes.split(',') });
     try {
-      const keys = await redis.keys(`parley:{u:${user}}:conn*`);
-      expect(keys.length).toBeGreaterThan(0);
-      for (const key of keys) await redis.del(key);
+      // The user's connections and this connection's rooms (src/presence/redis.ts).
+      const conn = (u.hello as { conn: string }).conn;
+      expect(await redis.del(`parley:{u:${user}}:conns`, `parley:{u:${user}}:connrooms:${conn}`)).toBe(2);
     } finally {
       redis.disconnect();
     }
