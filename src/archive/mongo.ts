@@ -19,6 +19,8 @@ type MessageDoc = Message & { _id: string };
 const CHUNK = 1000;
 /** State updates per command: FerretDB v1 hangs on update batches of 100 or more statements. */
 const UPDATE_CHUNK = 50;
+/** Windows of `limit` seqs a FerretDB page read looks through at most (see `read`). */
+const WINDOWS = 4;
 
 export class MongoArchive implements Archive {
   readonly #db: DbSource;
@@ -86,11 +88,40 @@ export class MongoArchive implements Archive {
     return doc ? fromDoc(doc) : null;
   }
 
+  /**
+   * On MongoDB one range query on the `(room, epoch, seq)` index. FerretDB v1 would read the whole
+   * collection for it, so there a bounded range is read by `_id`, a window of `limit` seqs at a time
+   * from the asked end, until the page is full (an unbounded range falls back to the query).
+   */
   async read(room: string, epoch: string, q: ArchiveQuery): Promise<Message[]> {
+    const messages = await this.#messages();
+    if (q.before === undefined || (await this.#guarded())) return this.#readRange(messages, room, epoch, q);
+    const lo = (q.after ?? 0) + 1;
+    const hi = q.before - 1;
+    const found: MessageDoc[] = [];
+    let next = q.from === 'oldest' ? lo : hi;
+    // A window past a stretch the archive lacks (trimmed before it was copied) is read next, a few
+    // at most: a range that stays sparse beyond them is read by the query after all.
+    for (let window = 0; window < WINDOWS && found.length < q.limit; window++) {
+      const want = q.limit - found.length;
+      const from = q.from === 'oldest' ? next : Math.max(lo, next - want + 1);
+      const to = q.from === 'oldest' ? Math.min(hi, next + want - 1) : next;
+      if (from > to) return found.map(fromDoc);
+      const ids = Array.from({ length: to - from + 1 }, (_, i) => docId(room, epoch, from + i));
+      const docs = await Promise.all(ids.map((_id) => messages.findOne({ _id }))).catch(mongoUnavailable);
+      const got = docs.filter((d): d is NonNullable<typeof d> => d !== null);
+      if (q.from === 'oldest') found.push(...got);
+      else found.unshift(...got);
+      next = q.from === 'oldest' ? to + 1 : from - 1;
+    }
+    const exhausted = q.from === 'oldest' ? next > hi : next < lo;
+    return found.length === q.limit || exhausted ? found.map(fromDoc) : this.#readRange(messages, room, epoch, q);
+  }
+
+  async #readRange(messages: Collection<MessageDoc>, room: string, epoch: string, q: ArchiveQuery): Promise<Message[]> {
     const seq: { $gt?: number; $lt?: number } = {};
     if (q.after !== undefined) seq.$gt = q.after;
     if (q.before !== undefined) seq.$lt = q.before;
-    const messages = await this.#messages();
     const docs = await messages
       .find({ room, epoch, ...(q.after === undefined && q.before === undefined ? {} : { seq }) })
       .sort({ seq: q.from === 'oldest' ? 1 : -1 })
