@@ -10,36 +10,63 @@ export type Entry = Message;
 
 /** Folds `entries` (in seq order) into `into`: text messages by seq, with their current state. */
 export function fold(entries: readonly Entry[], into = new Map<number, Entry>()): Map<number, Entry> {
-  for (const e of entries) {
-    if (e.kind === undefined) {
-      into.set(e.seq, { ...e });
-      continue;
-    }
-    const m = into.get(e.target as number);
-    if (!m || e.seq <= (m.rev ?? 0)) continue;
-    m.rev = e.seq;
-    if (e.kind === 'edit') Object.assign(m, { text: e.text, edited: e.ts });
-    else if (e.kind === 'delete') {
-      Object.assign(m, { text: '', deleted: true });
-      delete m.edited;
-      delete m.reactions;
-    } else {
-      const list = m.reactions ?? [];
-      let r = list.find((x) => x.emoji === e.emoji);
-      if (e.on) {
-        if (!r) list.push((r = { emoji: e.emoji as string, count: 0, users: [] }));
-        r.count++;
-        if (r.users.length < 20) r.users.push(e.from);
-      } else if (r) {
-        r.count--;
-        r.users = r.users.filter((u) => u !== e.from);
-      }
-      const kept = list.filter((x) => x.count > 0);
-      if (kept.length > 0) m.reactions = kept;
-      else delete m.reactions;
-    }
-  }
+  for (const e of entries) foldOne(into, e);
   return into;
+}
+
+/**
+ * Folds one entry into `into`. `missing` gives a change's target that `into` lacks (a view that keeps
+ * only the messages with a state), or undefined when the target is not in the view at all.
+ */
+export function foldOne(into: Map<number, Entry>, e: Entry, missing?: (seq: number) => Entry | undefined): void {
+  if (e.kind === undefined) {
+    into.set(e.seq, copy(e));
+    return;
+  }
+  const target = e.target as number;
+  let m = into.get(target);
+  if (!m && missing) {
+    m = missing(target);
+    if (m) into.set(target, m);
+  }
+  if (!m || e.seq <= (m.rev ?? 0)) return;
+  m.rev = e.seq;
+  if (e.kind === 'edit') Object.assign(m, { text: e.text, edited: e.ts });
+  else if (e.kind === 'delete') {
+    Object.assign(m, { text: '', deleted: true });
+    delete m.edited;
+    delete m.reactions;
+  } else {
+    const list = m.reactions ?? [];
+    let r = list.find((x) => x.emoji === e.emoji);
+    if (e.on) {
+      if (!r) list.push((r = { emoji: e.emoji as string, count: 0, users: [] }));
+      r.count++;
+      if (r.users.length < 20) r.users.push(e.from);
+    } else if (r) {
+      r.count--;
+      r.users = r.users.filter((u) => u !== e.from);
+    }
+    const kept = list.filter((x) => x.count > 0);
+    if (kept.length > 0) m.reactions = kept;
+    else delete m.reactions;
+  }
+}
+
+/** Whether a text message carries a state (a history page's copy of a changed message). */
+export function hasState(m: Entry): boolean {
+  return m.rev !== undefined || m.edited !== undefined || m.deleted === true || m.reactions !== undefined;
+}
+
+/**
+ * A message to fold into: its reactions copied too, so that folding never changes the entries it
+ * reads (a history page's message carries the reactions it had then, and a second fold of the same
+ * entries must give the same answer).
+ */
+function copy(e: Entry): Entry {
+  const m = { ...e };
+  if (e.reactions) m.reactions = e.reactions.map((r) => ({ ...r, users: [...r.users] }));
+  return m;
 }
 
 /** What two readers of one message must agree on: its text and folded state, as one string. */

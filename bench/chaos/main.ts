@@ -64,7 +64,7 @@ async function checkAll(traffic: Traffic, baseUrl: string, mongo: Mongo, phase: 
     await sleep(500);
   }
   const users = traffic.users;
-  return [checkViews(users, logs), checkAcks(users, logs), checkArchive(logs, docs), checkStates(users, logs, docs), checkReads(users), checkRemoved(users)]
+  return [checkViews(users, logs, traffic.shared), checkAcks(users, logs), checkArchive(logs, docs), checkStates(users, logs, docs), checkReads(users), checkRemoved(users)]
     .map((v) => ({ ...v, phase }));
 }
 
@@ -99,10 +99,10 @@ async function main(): Promise<number> {
     let at = stormStart;
     while (!stopping) {
       at += size.faultEveryMs[0] + random() * (size.faultEveryMs[1] - size.faultEveryMs[0]);
-      if (at > stormEnd || (size.messages > 0 && traffic.acknowledged() >= size.messages)) break;
+      if (at > stormEnd || (size.messages > 0 && traffic.texts() >= size.messages)) break;
       await sleep(at - Date.now());
       const kind = next();
-      say(`${((Date.now() - stormStart) / 1000).toFixed(1)} s: ${kind} (${traffic.acknowledged()} acknowledged so far)`);
+      say(`${((Date.now() - stormStart) / 1000).toFixed(1)} s: ${kind} (${traffic.acknowledged()} acknowledged so far, ${traffic.texts()} of them messages)`);
       const rec = await faults.inject(kind);
       timeline.push(rec);
       say(`  ${rec.target} back after ${(((rec.backAt ?? rec.at) - rec.at) / 1000).toFixed(1)} s${rec.error ? `: ${rec.error}` : ''}`);

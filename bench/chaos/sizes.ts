@@ -25,7 +25,7 @@ export type ChaosSize = {
   /** After the storm: how long everything runs without a fault before the second check. */
   quietMs: number;
   heartbeatMs: number;
-  /** The run stops sending once this many entries were acknowledged (0: run for `stormMs`). */
+  /** The run stops sending once this many text messages were acknowledged (0: run for `stormMs`). */
   messages: number;
 };
 
@@ -39,8 +39,8 @@ export const SIZES: Record<string, ChaosSize> = {
     rate: 300, stormMs: 240_000, faultEveryMs: [10_000, 20_000], quietMs: 20_000, heartbeatMs: 3000, messages: 0,
   },
   soak: {
-    name: 'soak', instances: 4, users: 2000, rooms: 200, roomsPerUser: 3, groups: 40, groupMembers: 8,
-    rate: 700, stormMs: 3_600_000, faultEveryMs: [10_000, 20_000], quietMs: 30_000, heartbeatMs: 5000, messages: 1_000_000,
+    name: 'soak', instances: 4, users: 2000, rooms: 400, roomsPerUser: 2, groups: 40, groupMembers: 8,
+    rate: 800, stormMs: 3_600_000, faultEveryMs: [10_000, 20_000], quietMs: 30_000, heartbeatMs: 5000, messages: 1_000_000,
   },
 };
 

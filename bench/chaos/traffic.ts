@@ -5,6 +5,7 @@
  */
 import type { ChaosSize } from './sizes.ts';
 import { ChaosUser } from './user.ts';
+import { SharedEntries } from './view.ts';
 
 export type GroupState = { id: string; room: string; owner: ChaosUser; members: Set<ChaosUser>; ever: Set<ChaosUser> };
 
@@ -20,6 +21,8 @@ export class Traffic {
   /** Group membership changes that were made (`add`, `remove`) and refused (by status). */
   readonly memberChanges: Record<string, number> = {};
   readonly #reacted = new Set<string>();
+  /** The first copy of each room's entries that any user took (every view is compared with it). */
+  readonly shared = new SharedEntries();
   #timers: NodeJS.Timeout[] = [];
   #credit = 0;
 
@@ -29,7 +32,7 @@ export class Traffic {
     readonly random: () => number,
     tag: string,
   ) {
-    this.users = Array.from({ length: size.users }, (_, i) => new ChaosUser(`u${i}-${tag}`, baseUrl));
+    this.users = Array.from({ length: size.users }, (_, i) => new ChaosUser(`u${i}-${tag}`, baseUrl, this.shared));
     this.publicRooms = Array.from({ length: size.rooms }, (_, i) => `chaos-${tag}-${i}`);
   }
 
@@ -99,6 +102,11 @@ export class Traffic {
     return this.users.reduce((n, u) => n + u.acks.length, 0);
   }
 
+  /** Acknowledged text messages (sends). */
+  texts(): number {
+    return this.users.reduce((n, u) => n + u.acks.filter((a) => a.kind === 'send').length, 0);
+  }
+
   #tick(): void {
     this.#credit += (this.size.rate * TICK_MS) / 1000;
     for (; this.#credit >= 1; this.#credit--) {
@@ -115,9 +123,9 @@ export class Traffic {
     else if (p < 0.84 && own.length > 0) u.change(room, 'edit', { seq: this.#pick(own), text: `edited by ${u.name} ${Math.floor(this.random() * 1e6)}` });
     else if (p < 0.87 && own.length > 0) u.change(room, 'delete', { seq: own.splice(Math.floor(this.random() * own.length), 1)[0] });
     else if (p < 0.95) {
-      const texts = (u.views.get(room)?.entries ?? []).slice(-30).filter((e) => e.kind === undefined);
+      const texts = u.views.get(room)?.recentTexts ?? [];
       if (texts.length === 0) return;
-      const seq = this.#pick(texts).seq;
+      const seq = this.#pick(texts);
       const emoji = this.#pick(EMOJI);
       const key = `${u.name}|${room}|${seq}|${emoji}`;
       const on = !this.#reacted.has(key);

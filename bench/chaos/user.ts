@@ -6,7 +6,7 @@
  */
 import WebSocket from 'ws';
 import type { Message } from '@parley/client/wire';
-import { RoomView } from './view.ts';
+import { RoomView, type SharedEntries } from './view.ts';
 
 export type ChangeKind = 'send' | 'edit' | 'delete' | 'react';
 type Pending = { cid: string; room: string; kind: ChangeKind; frame: Record<string, unknown>; sentAt: number; writtenOn: number };
@@ -46,6 +46,7 @@ export class ChaosUser {
   constructor(
     readonly name: string,
     readonly baseUrl: string,
+    readonly shared: SharedEntries,
   ) {}
 
   /** Connected and every room resumed: ready to send. */
@@ -180,7 +181,7 @@ export class ChaosUser {
 
   #joined(f: { room: string; epoch: string; seq: number; messages: Message[] }): void {
     let v = this.views.get(f.room);
-    if (!v) this.views.set(f.room, (v = new RoomView(f.room, f.epoch, f.seq)));
+    if (!v) this.views.set(f.room, (v = new RoomView(f.room, f.epoch, f.seq, this.shared)));
     else if (v.epoch !== f.epoch) v.resets++;
     else {
       for (const m of f.messages) v.fromSocket(m);

@@ -10,7 +10,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Client, JWT_SECRET, currentEncoding, type Runtime, type Server, closeAllClients, closeOf, connectByFrame, ownServers, refusedUpgrade, rest, sleep, uid } from './server.ts';
 
 const SECRET = JWT_SECRET;
-const now = () => Math.floor(Date.now() / 1000);
+// `exp` is in whole seconds. Rounding up keeps at least `expInS` seconds of life, so a one-second
+// token signed late in a second is not already expired when a loaded server reads it.
+const now = () => Math.ceil(Date.now() / 1000);
 const token = (sub: string, expInS: number | null = 60, secret = SECRET) =>
   sign(expInS === null ? { sub } : { sub, exp: now() + expInS }, secret, 'HS256');
 
