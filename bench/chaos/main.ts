@@ -1,5 +1,5 @@
 /**
- * `npm run chaos -- <smoke|medium|soak> [--seed N] [--base-port P] [--dir D]`: the whole stack
+ * `npm run chaos -- <smoke|medium|soak> [--seed N] [--base-port P] [--dir D] [--storm-s S] [--rate R]`: the whole stack
  * (infra/stack.ts) under chat traffic and a seeded schedule of faults, then every invariant checked
  * at the end of the storm and again after a quiet period. Writes the results file and
  * bench/CHAOS.md; exits 1 when an invariant is violated. The stack is always stopped at the end.
@@ -34,7 +34,12 @@ function args(argv: string[]) {
   };
   const seed = Number(flag('--seed') ?? Date.now() % 1_000_000);
   const basePort = Number(flag('--base-port') ?? process.env['PARLEY_STACK_BASE_PORT'] ?? 20000);
-  return { size, seed, basePort, dir: flag('--dir') };
+  // --storm-s bounds the storm (a run that must end in time stops early, and says so in its results);
+  // --rate changes the offered actions per second.
+  const stormS = flag('--storm-s');
+  const rate = flag('--rate');
+  const sized = { ...size, ...(stormS ? { stormMs: Number(stormS) * 1000 } : {}), ...(rate ? { rate: Number(rate) } : {}) };
+  return { size: sized, seed, basePort, dir: flag('--dir') };
 }
 
 /** The seeded fault order: every kind once per round, in a shuffled order. */
@@ -102,7 +107,8 @@ async function main(): Promise<number> {
       if (at > stormEnd || (size.messages > 0 && traffic.texts() >= size.messages)) break;
       await sleep(at - Date.now());
       const kind = next();
-      say(`${((Date.now() - stormStart) / 1000).toFixed(1)} s: ${kind} (${traffic.acknowledged()} acknowledged so far, ${traffic.texts()} of them messages)`);
+      const ready = traffic.users.filter((u) => u.ready).length;
+      say(`${((Date.now() - stormStart) / 1000).toFixed(1)} s: ${kind} (${traffic.acknowledged()} acknowledged so far, ${traffic.texts()} of them messages; ${ready} of ${traffic.users.length} users ready)`);
       const rec = await faults.inject(kind);
       timeline.push(rec);
       say(`  ${rec.target} back after ${(((rec.backAt ?? rec.at) - rec.at) / 1000).toFixed(1)} s${rec.error ? `: ${rec.error}` : ''}`);
@@ -129,6 +135,7 @@ async function main(): Promise<number> {
       seed,
       date: new Date().toISOString().slice(0, 10),
       wallSeconds: Math.round((Date.now() - started) / 1000),
+      offered: { rate: size.rate, stormS: size.stormMs / 1000, messages: size.messages },
       users: size.users,
       rooms: traffic.publicRooms.length + traffic.groups.length,
       messages: acks.length,

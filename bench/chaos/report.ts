@@ -1,11 +1,12 @@
 /**
- * A chaos run's results: recovery times per fault kind, the results file
- * (`bench/results/<date>-chaos-<size>.json`) and the table in `bench/CHAOS.md`.
+ * A chaos run's results: recovery times per fault kind and the results file
+ * (`bench/results/<date>-chaos-<size>.json`), after which `bench/CHAOS.md` is rewritten (page.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Verdict } from './checks.ts';
 import type { FaultRecord } from './faults.ts';
+import { writePage } from './page.ts';
 import type { ChaosUser } from './user.ts';
 
 const BENCH = resolve(import.meta.dirname, '..');
@@ -16,6 +17,8 @@ export type ChaosResult = {
   seed: number;
   date: string;
   wallSeconds: number;
+  /** What was asked: actions per second offered, the storm's limit, and the messages to stop at (0: none). */
+  offered?: { rate: number; stormS: number; messages: number };
   users: number;
   rooms: number;
   /** Acknowledged entries: text messages and edits, deletes and reactions. */
@@ -78,42 +81,8 @@ export function recovery(users: ChaosUser[], faults: FaultRecord[]): Recovery[] 
 export function writeResults(r: ChaosResult): string {
   const file = join(BENCH, 'results', `${r.date}-chaos-${r.size}.json`);
   writeFileSync(file, `${JSON.stringify(r, null, 2)}\n`);
-  writeFileSync(join(BENCH, 'CHAOS.md'), markdown(r, file));
+  writePage();
   return file;
-}
-
-export function markdown(r: ChaosResult, file: string): string {
-  const rows = (list: string[][]) => list.map((l) => `| ${l.join(' | ')} |`).join('\n');
-  return `# Chaos runs
-
-\`npm run chaos -- <smoke|medium|soak> [--seed N] [--base-port P]\` (bench/chaos/) brings up the whole
-stack, drives chat users through instance kills and drains, a Redis master failover, worker kills,
-a MongoDB restart and reconnect storms, with group membership changes, edits, deletes and
-reactions throughout, and checks every invariant at the end of the storm and again after a quiet
-period. Each run writes \`bench/results/<date>-chaos-<size>.json\`; this page shows the latest.
-
-## Latest: ${r.size}, ${r.date}, seed ${r.seed}
-
-${r.messages.toLocaleString('en')} acknowledged entries (${r.texts.toLocaleString('en')} messages, ${r.changes.toLocaleString('en')} edits, deletes and reactions),
-${r.users} users in ${r.rooms} rooms, ${r.faults.length} faults, ${Object.entries(r.memberChanges).map(([k, v]) => `${v} ${k}`).join(', ')} group
-membership changes; ${r.wallSeconds} s wall time. Results: \`${file.slice(file.indexOf('bench/'))}\`.
-
-| invariant | phase | checked | violations | verdict |
-|---|---|---:|---:|---|
-${rows(r.invariants.map((i) => [i.name, i.phase, String(i.count), String(i.violations), i.ok ? 'holds' : '**violated**']))}
-
-Recovery per fault kind:
-
-| fault | faults | clients measured | p50 | p99 | what is measured |
-|---|---:|---:|---:|---:|---|
-${rows(r.recovery.map((x) => [x.kind, String(x.faults), String(x.clients), `${(x.p50Ms / 1000).toFixed(2)} s`, `${(x.p99Ms / 1000).toFixed(2)} s`, x.measures]))}
-
-Fault timeline (seconds from the start of the storm):
-
-| t | fault | target | back after |
-|---:|---|---|---:|
-${rows(r.faults.map((f) => [f.t.toFixed(1), f.kind, f.target + (f.error ? ` (error: ${f.error})` : ''), `${(f.backMs / 1000).toFixed(1)} s`]))}
-`;
 }
 
 export type { Verdict };

@@ -79,12 +79,15 @@ export async function connectCluster(opts: RedisOptions): Promise<Cluster> {
 /**
  * Whether an ioredis error means "the backend cannot be reached now" rather than a bug. During a
  * failover ioredis runs out of redirections (MOVED to the dead master) before the replica is
- * promoted: transient too.
+ * promoted: transient too. So is a MOVED or ASK reply that reaches the caller: ioredis follows a
+ * redirection of a pipeline (and so of an auto-pipelined command) only when every command in it
+ * was redirected alike, and a pipeline of several slots, some of them moved by a failover, hands
+ * the redirections back. The command did not run; it succeeds once the slot map is refreshed.
  */
 export function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
-    /Connection is closed|Too many Cluster redirections|ClusterAllFailedError|LOADING|READONLY|MASTERDOWN|MaxRetriesPerRequestError|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|ECONNREFUSED|ETIMEDOUT|Stream isn't writeable|Command timed out|None of startup nodes is available/i.test(
+    /\b(MOVED|ASK) \d+ \S+:\d+|Connection is closed|Too many Cluster redirections|ClusterAllFailedError|LOADING|READONLY|MASTERDOWN|MaxRetriesPerRequestError|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|ECONNREFUSED|ETIMEDOUT|Stream isn't writeable|Command timed out|None of startup nodes is available/i.test(
       `${err.name} ${err.message}`,
     )
   );

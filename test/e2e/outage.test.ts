@@ -36,7 +36,7 @@ const ready = async () => {
   return { status: res.status, body: (await res.json()) as { status: string } };
 };
 
-it('reports degraded and refuses sends while Redis is unreachable, and recovers by itself', async () => {
+it('reports degraded and refuses sends and joins with unavailable while Redis is unreachable, and recovers by itself', async () => {
   const room = uid('room');
   const alice = await connect(server, uid('alice'));
   await alice.join(room);
@@ -48,6 +48,10 @@ it('reports degraded and refuses sends while Redis is unreachable, and recovers 
     await eventually(async () => expect(await ready()).toEqual({ status: 503, body: { status: 'degraded' } }), 10_000, 200);
     alice.send({ type: 'send', room, text: 'during', cid: 'c-during' });
     expect(await alice.nextOf('error', (e) => e.cid === 'c-during', 10_000)).toMatchObject({ code: 'unavailable', room });
+    // A join is refused the same way: retry later, not an internal error.
+    const other = uid('room');
+    alice.send({ type: 'join', room: other });
+    expect(await alice.nextOf('error', (e) => e.room === other, 10_000)).toMatchObject({ code: 'unavailable', room: other });
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
   } finally {
     signalAll('SIGCONT');
