@@ -82,7 +82,10 @@ async function main(): Promise<number> {
   const env = { HEARTBEAT_MS: String(size.heartbeatMs), LOG_LEVEL: 'warn', SEND_RATE: '50', SEND_BURST: '100' };
   say(`${size.name}, seed ${seed}, stack on ${basePort} in ${dir}`);
   let stopping = false;
-  process.once('SIGINT', () => {
+  // Ctrl-C ends the storm early; the checks and the stack's shutdown still run. A terminal's Ctrl-C
+  // reaches this process twice (directly and relayed by tsx), so every SIGINT is caught here.
+  process.on('SIGINT', () => {
+    if (!stopping) say('SIGINT: ending the storm, then checking');
     stopping = true;
   });
   const workerEnv = { LOG_LEVEL: 'warn', ARCHIVE_SCAN_MS: String(ARCHIVE_SCAN_MS) };

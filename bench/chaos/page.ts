@@ -1,9 +1,10 @@
 /**
  * `bench/CHAOS.md` from the chaos results in `bench/results/`: the newest run of each size in one
  * table, then the newest of the largest size in full (every invariant, recovery per fault kind, the
- * fault timeline). Rewritten after every run; `npx tsx bench/chaos/page.ts` rewrites it by hand.
+ * fault timeline), then the analysis kept by hand in `bench/chaos/NOTES.md`. Rewritten after every
+ * run; `npx tsx bench/chaos/page.ts` rewrites it by hand.
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ChaosResult } from './report.ts';
 
@@ -89,7 +90,13 @@ Recovery per fault kind:
 ${rows(r.recovery.map((x) => [x.kind, String(x.faults), n(x.clients), `${(x.p50Ms / 1000).toFixed(2)} s`, `${(x.p99Ms / 1000).toFixed(2)} s`, x.measures]))}
 
 ${timeline(r)}
-`;
+${notes()}`;
+}
+
+/** The hand-written analysis of the runs, when there is one. */
+function notes(): string {
+  const file = join(BENCH, 'chaos', 'NOTES.md');
+  return existsSync(file) ? `\n${readFileSync(file, 'utf8')}` : '';
 }
 
 export function writePage(): void {
