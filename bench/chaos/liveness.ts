@@ -43,14 +43,19 @@ export async function presenceCheck(users: ChaosUser[], baseUrl: string, mongo: 
 }
 
 /**
- * The instances' resident memory together after the quiet period within 10 % of before the storm:
- * kills, drains and storms move sockets between instances, so one instance's figure says little.
+ * The resident memory of the instances that lived through the storm, together, after the quiet
+ * period within 10 % of before the storm. Kills, drains and storms move sockets between instances,
+ * so one instance's figure says little; an instance restarted during the storm is a new process
+ * with no "before", and is left out (the figures are keyed by name and pid, see `instanceRss`).
  */
 export function rssCheck(before: Record<string, number>, after: Record<string, number>): Verdict {
   const t = new Tally('instance memory back within 10 % after the quiet period');
-  const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-  t.count += Object.keys(before).length - 1;
+  const lived = Object.keys(after).filter((k) => before[k] !== undefined);
+  const sum = (r: Record<string, number>) => lived.reduce((n, k) => n + (r[k] ?? 0), 0);
+  const mib = (kb: number) => Math.round(kb / 1024);
+  if (lived.length === 0) return t.verdict();
+  t.count += lived.length - 1;
   t.check(sum(after) <= sum(before) * 1.1, () =>
-    `${Math.round(sum(before) / 1024)} MiB before the storm, ${Math.round(sum(after) / 1024)} MiB after (${Object.entries(after).map(([k, v]) => `${k} ${Math.round((before[k] ?? 0) / 1024)} → ${Math.round(v / 1024)}`).join(', ')})`);
+    `${mib(sum(before))} MiB before the storm, ${mib(sum(after))} MiB after (${lived.map((k) => `${k} ${mib(before[k] ?? 0)} → ${mib(after[k] ?? 0)}`).join(', ')})`);
   return t.verdict();
 }

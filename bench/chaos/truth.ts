@@ -87,8 +87,9 @@ export async function redisStatuses(baseUrl: string, users: string[]): Promise<M
 export const INSTANCE_NODE_ARGS = ['--expose-gc', '--import', join(import.meta.dirname, 'gc-on-signal.mjs')];
 
 /**
- * Each instance's resident memory in KiB, measured a moment after a full garbage collection: what
- * the process holds, not the garbage of the last seconds' traffic that V8 collects when it likes.
+ * Each instance's resident memory in KiB, by name and pid, measured a moment after a full garbage
+ * collection: what the process holds, not the garbage of the last seconds' traffic that V8 collects
+ * when it likes.
  */
 export async function instanceRss(dir: string): Promise<Record<string, number>> {
   const st = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8')) as { procs: { name: string; kind: string; pid: number }[] };
@@ -98,7 +99,7 @@ export async function instanceRss(dir: string): Promise<Record<string, number>> 
   const out: Record<string, number> = {};
   for (const p of instances) {
     const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
-    out[p.name] = Number(m?.[1] ?? 0);
+    out[`${p.name} pid ${p.pid}`] = Number(m?.[1] ?? 0);
   }
   return out;
 }
