@@ -30,7 +30,7 @@ function newest(): { r: ChaosResult; file: string }[] {
 
 function summary({ r, file }: { r: ChaosResult; file: string }): string[] {
   const failed = r.invariants.filter((i) => !i.ok);
-  const verdict = failed.length === 0 ? `all ${r.invariants.length} hold` : `**${failed.length} violated**: ${[...new Set(failed.map((i) => i.name))].join('; ')}`;
+  const verdict = failed.length === 0 ? `all ${r.invariants.length} verdicts hold` : `**${failed.length} of ${r.invariants.length} verdicts violated**: ${[...new Set(failed.map((i) => i.name))].join('; ')}`;
   return [r.size, r.date, String(r.seed), n(r.texts), n(r.changes), String(r.users), String(r.faults.length), `${n(r.wallSeconds)} s`, verdict, `[${file.slice(file.lastIndexOf('/') + 1)}](results/${file.slice(file.lastIndexOf('/') + 1)})`];
 }
 
