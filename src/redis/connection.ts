@@ -4,6 +4,7 @@
  */
 import { Cluster } from 'ioredis';
 import { BackendUnavailable } from '../errors.ts';
+import { log } from '../log.ts';
 import { loadScriptsOnEveryNode } from './script.ts';
 
 /** Longest a command may take before the caller is told the backend is unavailable. */
@@ -99,36 +100,41 @@ export function unavailable(err: unknown): never {
   throw err;
 }
 
+/** The part of the cluster client the health watch uses. */
+type Pingable = Pick<Cluster, 'status'> & { nodes(role: 'master'): { ping(): Promise<unknown> }[] };
+
 /**
- * Pings every master each `intervalMs`; `healthy()` is false while the last round did not get an
- * answer from all of them within the interval. A stopped or partitioned node keeps its TCP
- * connection open, so the connection status alone would not notice.
+ * Pings every master each `intervalMs`. `healthy()` is false once no round got an answer from every
+ * master for `unhealthyAfterMs`, and true again as soon as one does. A stopped or partitioned node
+ * keeps its TCP connection open, so the connection status alone would not notice. One slow round
+ * is not an outage: on a busy machine the event loop itself may stall for a second, and every
+ * instance shares the cluster, so a hair trigger would take them all out of the balancer at once.
  */
-export function watchHealth(cluster: Cluster, intervalMs = 1000): { healthy(): boolean; stop(): void } {
-  let healthy = true;
-  let running = false;
+export function watchHealth(cluster: Pingable, intervalMs = 1000, unhealthyAfterMs = 3000): { healthy(): boolean; stop(): void } {
+  let lastGood = Date.now();
+  let was = true;
+  const healthy = () => Date.now() - lastGood < unhealthyAfterMs;
   const round = async () => {
-    if (running) {
-      healthy = false; // the previous round is still waiting for an answer
-      return;
+    if (was !== healthy()) {
+      was = !was;
+      if (was) log.info('redis cluster answers again: ready');
+      else log.warn('redis cluster not answering: not ready', { sinceMs: Date.now() - lastGood });
     }
-    running = true;
-    try {
-      const masters = cluster.nodes('master');
-      const answers = await Promise.all(
-        masters.map((node) =>
-          Promise.race([
-            node.ping().then(() => true, () => false),
-            new Promise<boolean>((resolve) => setTimeout(() => resolve(false), intervalMs)),
-          ]),
-        ),
-      );
-      healthy = cluster.status === 'ready' && masters.length > 0 && answers.every(Boolean);
-    } finally {
-      running = false;
-    }
+    // Rounds may overlap (each ends within `unhealthyAfterMs`): a late answer to one round does not
+    // delay the next one's question.
+    const started = Date.now();
+    const masters = cluster.nodes('master');
+    const answers = await Promise.all(
+      masters.map((node) =>
+        Promise.race([
+          node.ping().then(() => true, () => false),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), unhealthyAfterMs)),
+        ]),
+      ),
+    );
+    if (cluster.status === 'ready' && masters.length > 0 && answers.every(Boolean)) lastGood = Math.max(lastGood, started);
   };
   const timer = setInterval(() => void round(), intervalMs);
   (timer as { unref?: () => void }).unref?.();
-  return { healthy: () => healthy, stop: () => clearInterval(timer) };
+  return { healthy, stop: () => clearInterval(timer) };
 }

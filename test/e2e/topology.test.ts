@@ -100,6 +100,21 @@ function reconnectTimes(l: ChatLoad, victims: Set<string>, since: number) {
   return { times, closed, opened, notBack };
 }
 
+/** What the clients that are not back went through, and what the balancer thinks: printed when a test fails. */
+async function notBackReport(ep: Endpoints, l: ChatLoad, victims: Set<string>, since: number): Promise<string> {
+  const { notBack } = reconnectTimes(l, victims, since);
+  const lines = notBack.slice(0, 10).map((name) => {
+    const u = l.users.find((x) => x.user === name);
+    if (!u) return name;
+    const at = (t: number) => `${t - since}`;
+    return `${name}: closes ${JSON.stringify(u.closes.filter((c) => c.at >= since).map((c) => `${c.code}@${at(c.at)}`))}, ` +
+      `hellos ${JSON.stringify(u.openedAt.filter((t) => t >= since).map(at))}, rooms still to join ${JSON.stringify([...u.pendingRooms])}, ` +
+      `state ${u.client.state}, errors ${JSON.stringify(u.errors.slice(-3))}`;
+  });
+  const balancer = await servers(ep).then((m) => JSON.stringify([...m]), (e: unknown) => String(e));
+  return `${notBack.length} not back after ${Date.now() - since} ms (ms from the fault):\n${lines.join('\n')}\nbalancer: ${balancer}`;
+}
+
 const p50p99 = (xs: number[]) => `p50 ${percentile(xs, 50)} / p99 ${percentile(xs, 99)} ms`;
 
 describe('topology under load', () => {
@@ -133,6 +148,7 @@ describe('topology under load', () => {
       );
       return asked;
     }, 2 * HEARTBEAT_MS + 3000, 100);
+    offline.catch(() => undefined); // awaited below; a failure before that is reported by the test
     // A fresh connection every 250 ms through the balancer while the clients come back: how long a
     // new client waits for its `hello` during the storm.
     const probes: number[] = [];
@@ -145,7 +161,12 @@ describe('topology under load', () => {
         await sleep(250);
       }
     })();
-    await eventually(() => expect(reconnectTimes(load as ChatLoad, onVictim, killedAt).notBack).toEqual([]), 15_000, 100);
+    await eventually(() => expect(reconnectTimes(load as ChatLoad, onVictim, killedAt).notBack).toEqual([]), 15_000, 100).catch(
+      async (err: unknown) => {
+        console.log(await notBackReport(ep, load as ChatLoad, onVictim, killedAt));
+        throw err;
+      },
+    );
     await probing;
     console.log(`a new connection's hello during the storm: ${probes.join(' ')} ms`);
     const offlineAfter = (await offline) - killedAt;
@@ -196,7 +217,12 @@ describe('topology under load', () => {
       downAt = Date.now();
       stotAtDown = s?.stot ?? 0;
     }, 10_000, 20);
-    await eventually(() => expect(reconnectTimes(load as ChatLoad, onVictim, signalledAt).notBack).toEqual([]), 20_000, 100);
+    await eventually(() => expect(reconnectTimes(load as ChatLoad, onVictim, signalledAt).notBack).toEqual([]), 20_000, 100).catch(
+      async (err: unknown) => {
+        console.log(await notBackReport(ep, load as ChatLoad, onVictim, signalledAt));
+        throw err;
+      },
+    );
     await sleep(3000);
     await load.stopSending();
     await load.settle();

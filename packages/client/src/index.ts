@@ -58,6 +58,8 @@ const WS_OPEN = 1;
  */
 /** Resends of a send refused with `unavailable` before it fails: about 15 s of backoff in all. */
 const UNAVAILABLE_RETRIES = 5;
+/** Refusals of a `join` that pass (docs/protocol.md error table): the join is asked again later. */
+const REJOIN_CODES: ReadonlySet<string> = new Set(['unavailable', 'internal', 'rate_limited']);
 
 export class ParleyClient extends Emitter<ClientEvents> {
   readonly #o: ResolvedOptions;
@@ -394,6 +396,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
       case 'error': {
         if (f.code === 'token_expired' && f.cid === undefined && this.#tokens.expired()) return;
         if (f.code === 'unavailable' && f.cid !== undefined && this.#retryLater(f.cid)) return;
+        if (f.cid === undefined && f.room !== undefined && this.#rejoinLater(f.room, f.code)) return;
         const err = new ClientError(f.code, f.message, f.cid);
         if (f.cid === undefined || !this.#outbox.fail(f.cid, err)) this.emit('error', err);
         return;
@@ -454,6 +457,21 @@ export class ParleyClient extends Emitter<ClientEvents> {
       const p = this.#outbox.get(cid);
       if (p) this.#sendPending(p);
     }, backoffDelay(tries - 1, this.#o.random));
+    return true;
+  }
+
+  /**
+   * A join refused for a passing reason (a backend timeout or failover, the join rate): asked again
+   * on the same socket with backoff, for as long as the room is wanted. Without this the room would
+   * stay unjoined, and its sends held, until the next reconnect. False for other refusals.
+   */
+  #rejoinLater(room: string, code: string): boolean {
+    if (!REJOIN_CODES.has(code) || !this.#rooms.awaitsJoin(room)) return false;
+    const conn = this.#conn;
+    this.#o.timers.setTimeout(() => {
+      const frame = this.#rooms.awaitsJoin(room) && conn === this.#conn ? this.#rooms.joinFrame(room) : undefined;
+      if (frame) this.#write(frame);
+    }, backoffDelay(this.#rooms.refused(room), this.#o.random));
     return true;
   }
 

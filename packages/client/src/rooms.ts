@@ -24,6 +24,8 @@ export class Rooms {
   // Users whose direct room was asked for by `with` and not confirmed by `joined` yet.
   readonly #wantedDirect = new Set<string>();
   readonly #joinedOnConn = new Set<string>();
+  /** Joins refused for a passing reason since the room was last joined (their backoff). */
+  readonly #refusals = new Map<string, number>();
   readonly #members = new Map<string, Map<string, Member>>();
   readonly #streams = new Map<string, RoomStream>();
 
@@ -51,6 +53,7 @@ export class Rooms {
     this.#streams.delete(room);
     this.#members.delete(room);
     this.#joinedOnConn.delete(room);
+    this.#refusals.delete(room);
     return this.#wanted.delete(room);
   }
 
@@ -74,13 +77,29 @@ export class Rooms {
 
   /** The join frames for a new socket: every wanted room, resumed `since` its last position. */
   joinFrames(): JoinFrame[] {
-    const frames: JoinFrame[] = [];
-    for (const room of this.#wanted) {
-      const since = this.#streams.get(room)?.position;
-      frames.push(since ? { type: 'join', room, since } : { type: 'join', room });
-    }
+    const frames: JoinFrame[] = [...this.#wanted].map((room) => this.#joinFrame(room));
     for (const user of this.#wantedDirect) frames.push({ type: 'join', with: user });
     return frames;
+  }
+
+  /** The frame that joins `room` again (a wanted room, or the direct room of a wanted user). */
+  joinFrame(room: string): JoinFrame | undefined {
+    if (this.#wanted.has(room)) return this.#joinFrame(room);
+    const me = this.deps.me();
+    const user = me === undefined ? undefined : [...this.#wantedDirect].find((u) => directRoom(me, u) === room);
+    return user === undefined ? undefined : { type: 'join', with: user };
+  }
+
+  #joinFrame(room: string): JoinFrame {
+    const since = this.#streams.get(room)?.position;
+    return since ? { type: 'join', room, since } : { type: 'join', room };
+  }
+
+  /** Counts a refused join of `room`; returns how many came before (the backoff attempt). */
+  refused(room: string): number {
+    const n = this.#refusals.get(room) ?? 0;
+    this.#refusals.set(room, n + 1);
+    return n;
   }
 
   /** Handles a `joined` reply; false when the room is no longer wanted (left meanwhile). */
@@ -95,6 +114,7 @@ export class Rooms {
     }
     if (!this.#wanted.has(room)) return false;
     this.#joinedOnConn.add(room);
+    this.#refusals.delete(room);
     this.#members.set(room, new Map(f.members.map((m) => [m.user, m])));
     const stream = this.#streams.get(room);
     const event = { room, epoch: f.epoch, seq: f.seq, recovered: f.recovered, messages: f.messages, members: f.members, lastRead: f.lastRead ?? 0 };

@@ -435,6 +435,47 @@ describe('send', () => {
     expect(errors).toEqual([]);
   });
 
+  it('asks again for a join refused `unavailable`, with backoff and `since`, and holds the room\'s sends until it is joined', async () => {
+    const { client } = joinedClient(4);
+    const errors: ClientError[] = [];
+    client.on('error', (e) => errors.push(e));
+    last().serverClose(1006);
+    vi.advanceTimersByTime(500);
+    last().accept();
+    const held = client.send('lobby', 'after the failover');
+    expect(last().frames('join')).toEqual([{ type: 'join', room: 'lobby', since: { epoch: 'e1', seq: 4 } }]);
+    last().push({ type: 'error', code: 'unavailable', message: 'retry later', room: 'lobby' });
+    vi.advanceTimersByTime(499);
+    expect(last().frames('join')).toHaveLength(1);
+    vi.advanceTimersByTime(1); // backoff: 500 ms · 2^0
+    last().push({ type: 'error', code: 'internal', message: 'internal error', room: 'lobby' });
+    vi.advanceTimersByTime(1000); // 500 ms · 2^1
+    expect(last().frames('join')).toEqual(Array(3).fill({ type: 'join', room: 'lobby', since: { epoch: 'e1', seq: 4 } }));
+    expect(last().frames('send')).toEqual([]);
+    last().push(joined(4));
+    const cid = last().frames('send')[0]?.['cid'];
+    last().push({ type: 'ack', cid, room: 'lobby', epoch: 'e1', seq: 5, ts: 5 });
+    await expect(held).resolves.toMatchObject({ seq: 5 });
+    expect(errors).toEqual([]);
+  });
+
+  it('does not ask again for a join refused for good (`forbidden`), nor on a socket that has since closed', () => {
+    const { client } = makeClient();
+    const errors: ClientError[] = [];
+    client.on('error', (e) => errors.push(e));
+    client.connect();
+    last().accept();
+    client.join('grp:secret');
+    client.join('lobby');
+    last().push({ type: 'error', code: 'forbidden', message: 'not a member', room: 'grp:secret' });
+    last().push({ type: 'error', code: 'unavailable', message: 'retry later', room: 'lobby' });
+    const first = last();
+    first.serverClose(1006);
+    vi.advanceTimersByTime(60_000);
+    expect(first.frames('join').map((f) => f['room'])).toEqual(['grp:secret', 'lobby']);
+    expect(errors.map((e) => e.code)).toEqual(['forbidden']);
+  });
+
   it('gives every message a unique cid: random prefix and counter', () => {
     const a = joinedClient(0, { random: () => 0.1 });
     void a.client.send('lobby', 'x');
