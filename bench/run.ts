@@ -485,8 +485,11 @@ function printRun(r: Record<string, unknown>, log: (l: string) => void) {
   const c = r['connections'] as { opened: number; wanted: number; closedEarly: number; connectMs: Summary };
   const d = r['driver'] as { name: string; cpuPct: number };
   const e = r['efficiency'] as { serverCpuMsPerKDelivery: number | null; rssKBPerConn: number | null };
-  log(`  ${r['target']}: ${c.opened}/${c.wanted} connected (${c.closedEarly} closed early), thresholds ${r['k6ThresholdsPassed'] ? 'passed' : 'FAILED'}, ${(r['resources'] as { memPerConnKB: number }).memPerConnKB} KB/conn`);
-  log(`    driver ${d.name} at ${d.cpuPct} % CPU; servers ${e.serverCpuMsPerKDelivery} CPU-ms per 1,000 deliveries, instances ${e.rssKBPerConn} KB RSS per connection`);
+  const perConn = (r['resources'] as { memPerConnKB: number | null }).memPerConnKB;
+  // Not measured below 10,000 users: the growth is lost in the instances' own noise.
+  const memory = perConn === null ? 'memory per connection not measured below 10,000 users' : `${perConn} KB/conn`;
+  log(`  ${r['target']}: ${c.opened}/${c.wanted} connected (${c.closedEarly} closed early), thresholds ${r['k6ThresholdsPassed'] ? 'passed' : 'FAILED'}, ${memory}`);
+  log(`    driver ${d.name} at ${d.cpuPct} % CPU; servers ${e.serverCpuMsPerKDelivery ?? 'n/a'} CPU-ms per 1,000 deliveries, instances ${e.rssKBPerConn === null ? 'n/a' : `${e.rssKBPerConn} KB`} RSS per connection`);
   for (const s of r['steps'] as { rate: number; deliveriesPerSec: number; lost: number; duplicated: number; latencyMs: Summary }[]) {
     log(`    ${s.rate} msg/s: ${s.deliveriesPerSec} deliveries/s, p50 ${s.latencyMs?.p50} ms, p99 ${s.latencyMs?.p99} ms, max ${s.latencyMs?.max} ms, lost ${s.lost}, duplicated ${s.duplicated}`);
   }

@@ -19,7 +19,7 @@ import { wsRoutes } from '../routes/ws.ts';
 import { Chat } from './chat/chat.ts';
 import type { Config } from './config.ts';
 import type { Stores } from './chat/stores.ts';
-import { AppError, BackendUnavailable } from './errors.ts';
+import { AppError, BackendUnavailable, unavailable } from './errors.ts';
 import { log } from './log.ts';
 import { createMetrics, watchLoopLag } from './metrics.ts';
 import { drain } from './realtime/drain.ts';
@@ -71,18 +71,15 @@ export function createApp(config: Config, stores: Stores, runtime: WsRuntime): P
   };
 
   const app = new Hono();
-  app.onError((err, c) => {
+  app.onError((thrown, c) => {
+    if (thrown instanceof BackendUnavailable) log.warn('backend unavailable', { path: c.req.path, err: thrown });
+    const err = thrown instanceof BackendUnavailable ? unavailable() : thrown;
     if (err instanceof AppError) {
       // The chat layer speaks the WebSocket's codes; REST names a bad request `invalid_request`.
       const code = err.code === 'invalid_message' ? 'invalid_request' : err.code;
       metrics.errors.inc({ code });
       const headers: Record<string, string> = err.retryAfter ? { 'Retry-After': String(err.retryAfter) } : {};
       return c.json({ error: { code, message: err.message } }, err.status as 400, headers);
-    }
-    if (err instanceof BackendUnavailable) {
-      log.warn('backend unavailable', { path: c.req.path, err });
-      metrics.errors.inc({ code: 'unavailable' });
-      return c.json({ error: { code: 'unavailable', message: 'a backend is unavailable; retry later' } }, 503, { 'Retry-After': '2' });
     }
     if (err instanceof HTTPException) {
       return c.json({ error: { code: err.status === 404 ? 'not_found' : 'invalid_request', message: err.message } }, err.status);

@@ -38,3 +38,8 @@ export class AppError extends Error {
 export class BackendUnavailable extends Error {
   override name = 'BackendUnavailable';
 }
+
+/** What a client is told when a backend could not be reached: `unavailable`, retry after 2 s. */
+export function unavailable(): AppError {
+  return new AppError('unavailable', 'a backend is unavailable; retry later', 2);
+}

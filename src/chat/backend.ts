@@ -1,5 +1,5 @@
 /** How a store failure reaches a client: `unavailable` for an outage, `internal` for the rest. */
-import { AppError, BackendUnavailable } from '../errors.ts';
+import { AppError, BackendUnavailable, unavailable } from '../errors.ts';
 import { log } from '../log.ts';
 import { NotAGroupMember } from '../rooms/types.ts';
 
@@ -11,7 +11,7 @@ export function backendError(op: string, room?: string): (err: unknown) => never
     if (err instanceof NotAGroupMember) throw new AppError('forbidden', 'not a member of this group');
     if (err instanceof BackendUnavailable) {
       log.warn('backend unavailable', { op, room, err });
-      throw new AppError('unavailable', 'a backend is unavailable; retry later', 2);
+      throw unavailable();
     }
     log.error('store failed', { op, room, err });
     throw new AppError('internal', 'internal error');

@@ -7,7 +7,7 @@ import { type Identity, Unauthorized, identify } from '../auth/identity.ts';
 import type { Chat } from '../chat/chat.ts';
 import { take } from '../chat/rate-limit.ts';
 import type { Config } from '../config.ts';
-import { AppError, BackendUnavailable } from '../errors.ts';
+import { AppError, BackendUnavailable, unavailable } from '../errors.ts';
 import { log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { CLOSE, ERROR_CODES, type ErrorCode, type RoomKind, type ServerFrame, directRoom } from '@parley/client/wire';
@@ -149,7 +149,7 @@ export class Sessions {
       // A store that timed out or is failing over, in a step no store call mapped: retry later.
       if (err instanceof BackendUnavailable) {
         log.warn('backend unavailable', { conn: conn.id, type: frame.type, err });
-        return this.#error(conn, 'unavailable', 'a backend is unavailable; retry later', cid, room);
+        return this.#error(conn, 'unavailable', unavailable().message, cid, room);
       }
       log.error('frame failed', { conn: conn.id, type: frame.type, err });
       return this.#error(conn, 'internal', 'internal error', cid, room);
