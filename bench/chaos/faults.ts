@@ -18,6 +18,9 @@ type State = { basePort: number; redisPort: number; mongoPort: number; procs: Pr
 
 export type FaultRecord = { kind: FaultKind; target: string; at: number; backAt?: number; error?: string };
 
+/** The instance that instance faults spare (see `inject`). */
+export const WITNESS = 'chat-1';
+
 export class Faults {
   constructor(
     readonly dir: string,
@@ -41,7 +44,10 @@ export class Faults {
     const rec: FaultRecord = { kind, target: '', at: Date.now() };
     try {
       if (kind === 'instance-kill' || kind === 'instance-drain') {
-        const p = this.#pick(this.#state().procs.filter((x) => x.kind === 'instance'));
+        // The first instance is never killed or drained: it lives through the whole storm, so the
+        // memory check after the quiet period has a process to compare with its pre-storm self.
+        const instances = this.#state().procs.filter((x) => x.kind === 'instance');
+        const p = this.#pick(instances.length > 1 ? instances.filter((x) => x.name !== WITNESS) : instances);
         rec.target = p.name;
         await this.#restartInstance(p, kind === 'instance-kill' ? 'SIGKILL' : 'SIGTERM');
       } else if (kind === 'presence-kill' || kind === 'archive-kill') {

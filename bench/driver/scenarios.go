@@ -67,7 +67,9 @@ func history(s *session) {
 			left = true
 			for _, c := range s.snapshot() {
 				c.mu.Lock()
-				if c.g%every != 0 || !c.live {
+				// User g is member number g / rooms of its room: every room loses the same share, and
+				// the members that stay keep posting to it while the others are away.
+				if (c.g/cfg.rooms)%every != 0 || !c.live {
 					c.mu.Unlock()
 					continue
 				}

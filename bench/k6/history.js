@@ -11,7 +11,7 @@
 // PAGE (REST page size, default 200).
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
-import { BASE, STEPS, flowOptions, runFlow } from './lib/flow.js';
+import { BASE, ROOMS, STEPS, flowOptions, runFlow } from './lib/flow.js';
 import { histAdd, num, int } from './lib/common.js';
 
 const SHARE = num(__ENV.AWAY_SHARE, 0.2);
@@ -61,7 +61,9 @@ export default function () {
       if (!left && now >= ctx.startAt + AWAY_AT_S * 1000) {
         left = true;
         for (const c of ctx.clients) {
-          if (c.g % every !== 0 || !c.live) continue;
+          // User g is member number floor(g / ROOMS) of its room: every room loses the same share,
+          // and the members that stay keep posting to it while the others are away.
+          if (Math.floor(c.g / ROOMS) % every !== 0 || !c.live) continue;
           c.leaving = true;
           c.away = true;
           c.live = false;
