@@ -163,7 +163,8 @@ function sectionOrder(a: ResultFile, b: ResultFile): number {
 
 /** The newest file per (scenario, size, driver), in report order. Newest = latest `date`, then latest file name. */
 export function loadResults(dir: string): { files: ResultFile[]; superseded: number; unreadable: string[] } {
-  const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')).sort() : [];
+  // Chaos runs (`<date>-chaos-<size>.json`) share the folder; bench/CHAOS.md reports them.
+  const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json') && !/^\d{4}-\d\d-\d\d-chaos-/.test(n)).sort() : [];
   const newest = new Map<string, ResultFile>();
   const unreadable: string[] = [];
   for (const n of names) {

@@ -134,6 +134,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'parley-bench-report-'));
   mkdirSync(join(dir, 'results'));
   for (const [name, body] of Object.entries(fixtures)) writeFileSync(join(dir, 'results', name), JSON.stringify(body));
+  // A chaos run's results share the folder (bench/CHAOS.md reports them).
+  writeFileSync(join(dir, 'results', '2026-11-27-chaos-smoke.json'), JSON.stringify({ size: 'smoke', seed: 1, messages: 10, invariants: [] }));
   writeFileSync(join(dir, 'NOTES.md'), '# Where the time goes\n\nRedis pub/sub is the first wall.\n');
   const out = await writeReport({ resultsDir: join(dir, 'results'), out: join(dir, 'RESULTS.md') });
   md = readFileSync(out.out, 'utf8');
@@ -157,6 +159,10 @@ describe('bench report', () => {
     expect(md).toContain('## chat · 10k');
     expect(md.match(/^## chat · 10k$/gm)).toHaveLength(1);
     expect(md.match(/^## chat · 10k · k6$/gm)).toHaveLength(1);
+  });
+
+  it('leaves the chaos runs in the same folder out', () => {
+    expect(md).not.toContain('chaos');
   });
 
   it('leads with the efficiency figures as parley/socketio ratios, with date, command and driver CPU', () => {
