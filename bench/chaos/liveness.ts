@@ -3,7 +3,7 @@
  * converging to who is connected, and the instances' memory returning to where it was.
  */
 import { Tally, type Verdict } from './checks.ts';
-import { type Mongo, redisStatuses } from './truth.ts';
+import { type InstanceMemory, type Mongo, redisStatuses } from './truth.ts';
 import type { ChaosUser } from './user.ts';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -46,18 +46,19 @@ export async function presenceCheck(users: ChaosUser[], baseUrl: string, mongo: 
  * The resident memory of the instances that lived through the storm, together, after the quiet
  * period within 10 % of before the storm. Kills, drains and storms move sockets between instances,
  * so one instance's figure says little; an instance restarted during the storm is a new process
- * with no "before", and is left out (the figures are keyed by name and pid, see `instanceRss`).
+ * with no "before", and is left out (the figures are keyed by name and pid, see `instanceMemory`).
  */
-export function rssCheck(before: Record<string, number>, after: Record<string, number>): Verdict {
+export function rssCheck(before: Record<string, InstanceMemory>, after: Record<string, InstanceMemory>): Verdict {
   const t = new Tally('instance memory back within 10 % after the quiet period');
   const lived = Object.keys(after).filter((k) => before[k] !== undefined);
-  const sum = (r: Record<string, number>) => lived.reduce((n, k) => n + (r[k] ?? 0), 0);
+  const sum = (r: Record<string, InstanceMemory>) => lived.reduce((n, k) => n + (r[k]?.rssKiB ?? 0), 0);
   const mib = (kb: number) => Math.round(kb / 1024);
+  const one = (m: InstanceMemory | undefined) => (m ? `${mib(m.rssKiB)} MiB (heap ${mib(m.heapKiB)} MiB, ${m.connections} sockets)` : '?');
   // Nothing to compare proves nothing: the run spares one instance (faults.ts) for this check.
   if (lived.length === 0) t.check(false, () => 'no instance lived through the storm');
   if (lived.length === 0) return t.verdict();
   t.count += lived.length - 1;
   t.check(sum(after) <= sum(before) * 1.1, () =>
-    `${mib(sum(before))} MiB before the storm, ${mib(sum(after))} MiB after (${lived.map((k) => `${k} ${mib(before[k] ?? 0)} → ${mib(after[k] ?? 0)}`).join(', ')})`);
+    `${mib(sum(before))} MiB before the storm, ${mib(sum(after))} MiB after (${lived.map((k) => `${k} ${one(before[k])} → ${one(after[k])}`).join(', ')})`);
   return t.verdict();
 }

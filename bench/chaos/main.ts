@@ -14,7 +14,7 @@ import { presenceCheck, rssCheck } from './liveness.ts';
 import { type ChaosResult, recovery, writeResults } from './report.ts';
 import { FAULT_KINDS, type FaultKind, SIZES, rng } from './sizes.ts';
 import { Traffic } from './traffic.ts';
-import { INSTANCE_NODE_ARGS, Mongo, instanceRss, readLogs } from './truth.ts';
+import { INSTANCE_NODE_ARGS, Mongo, instanceMemory, readLogs } from './truth.ts';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /**
@@ -97,7 +97,8 @@ async function main(): Promise<number> {
     traffic.start();
     say(`${size.users} users connected; warming up`);
     await sleep(5000);
-    const rssBefore = await instanceRss(dir);
+    const instanceUrls = Object.fromEntries(ep.instances.map((x) => [x.id, x.url]));
+    const rssBefore = await instanceMemory(dir, instanceUrls);
 
     const faults = new Faults(dir, ep, env, workerEnv, traffic.users, rng(seed + 2));
     const next = schedule(random);
@@ -127,7 +128,7 @@ async function main(): Promise<number> {
 
     say(`quiet for ${size.quietMs / 1000} s`);
     await sleep(size.quietMs);
-    const rssAfter = await instanceRss(dir);
+    const rssAfter = await instanceMemory(dir, instanceUrls);
     invariants.push(...(await checkAll(traffic, ep.balancer, mongo, 'after quiet')), { ...rssCheck(rssBefore, rssAfter), phase: 'after quiet' });
     traffic.stop();
     for (const u of traffic.users) u.drop(false);
@@ -148,7 +149,7 @@ async function main(): Promise<number> {
       faults: timeline.map((f) => ({ ...f, t: (f.at - stormStart) / 1000, backMs: (f.backAt ?? f.at) - f.at })),
       recovery: recovery(traffic.users, timeline),
       invariants,
-      rss: { before: rssBefore, after: rssAfter },
+      memory: { before: rssBefore, after: rssAfter },
       presenceConvergedMs: presence.convergedMs,
     };
     const file = writeResults(result);

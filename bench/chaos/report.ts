@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Verdict } from './checks.ts';
 import type { FaultRecord } from './faults.ts';
+import type { InstanceMemory } from './truth.ts';
 import { writePage } from './page.ts';
 import type { ChaosUser } from './user.ts';
 
@@ -29,7 +30,9 @@ export type ChaosResult = {
   faults: (FaultRecord & { t: number; backMs: number })[];
   recovery: Recovery[];
   invariants: { name: string; ok: boolean; count: number; violations: number; examples: string[]; phase: string }[];
-  rss: { before: Record<string, number>; after: Record<string, number> };
+  /** Each instance's memory after a full collection, before the storm and after the quiet period (older results: `rss`, KiB only). */
+  memory?: { before: Record<string, InstanceMemory>; after: Record<string, InstanceMemory> };
+  rss?: { before: Record<string, number>; after: Record<string, number> };
   presenceConvergedMs: number;
 };
 

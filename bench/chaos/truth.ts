@@ -79,27 +79,42 @@ export async function redisStatuses(baseUrl: string, users: string[]): Promise<M
   return out;
 }
 
-/** Resident memory (KiB) of each chat instance, by name, from the pids `stack.json` records now. */
 /**
- * Node options of the run's chat instances: a full garbage collection on SIGUSR2
- * (gc-on-signal.mjs), which `instanceRss` asks for before it measures.
+ * Node options of the run's chat instances: on SIGUSR2 a full garbage collection that also returns
+ * freed pages to the system (gc-on-signal.mjs), which `instanceMemory` asks for before it measures.
  */
 export const INSTANCE_NODE_ARGS = ['--expose-gc', '--import', join(import.meta.dirname, 'gc-on-signal.mjs')];
 
+/** One instance's memory: resident KiB, and what its metrics say about the V8 heap in use and its sockets. */
+export type InstanceMemory = { rssKiB: number; heapKiB: number; connections: number };
+
+function gauge(text: string, name: string): number {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : -1;
+}
+
 /**
- * Each instance's resident memory in KiB, by name and pid, measured a moment after a full garbage
- * collection: what the process holds, not the garbage of the last seconds' traffic that V8 collects
- * when it likes.
+ * Each instance's memory, by name and pid, measured a moment after that collection: what the process
+ * holds, not the garbage of the last seconds' traffic, nor the pages V8 keeps after collecting it.
+ * The heap and the open sockets (from `/metrics`, -1 where it did not answer) say what the resident
+ * figure is made of.
  */
-export async function instanceRss(dir: string): Promise<Record<string, number>> {
+export async function instanceMemory(dir: string, instanceUrls: Record<string, string>): Promise<Record<string, InstanceMemory>> {
   const st = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8')) as { procs: { name: string; kind: string; pid: number }[] };
   const instances = st.procs.filter((x) => x.kind === 'instance');
   for (const p of instances) process.kill(p.pid, 'SIGUSR2');
   await new Promise((r) => setTimeout(r, 2000));
-  const out: Record<string, number> = {};
+  const out: Record<string, InstanceMemory> = {};
   for (const p of instances) {
     const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
-    out[`${p.name} pid ${p.pid}`] = Number(m?.[1] ?? 0);
+    const url = instanceUrls[p.name];
+    const metrics = url ? await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()).catch(() => '') : '';
+    const heap = gauge(metrics, 'nodejs_heap_size_used_bytes');
+    out[`${p.name} pid ${p.pid}`] = {
+      rssKiB: Number(m?.[1] ?? 0),
+      heapKiB: heap < 0 ? -1 : Math.round(heap / 1024),
+      connections: gauge(metrics, 'parley_connections'),
+    };
   }
   return out;
 }

@@ -179,6 +179,9 @@ export class Hub {
    * `finishJoin`, events for `conn` in this room are held back.
    */
   async beginJoin(conn: Conn, room: string): Promise<void> {
+    // A socket that closed while its join was being checked has left every room already (`remove`);
+    // taking it in now would keep it, and every event held for it, as long as the room lives.
+    if (conn.closed) throw new Error(`connection ${conn.id} closed before it joined ${room}`);
     let local = this.#rooms.get(room);
     if (!local) {
       const previous = this.#unsubscribing.get(room);

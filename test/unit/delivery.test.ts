@@ -235,6 +235,18 @@ describe('joining a room', () => {
     expect(bob.sock.sent).toEqual([]);
     expect(seqs(alice.sock.take())).toEqual([1]);
   });
+
+  it('keeps nothing of a socket that closed before its join reached the room: the room is let go', async () => {
+    const t = setup();
+    const bob = t.connect('bob');
+    // Bob's socket closes while its join is still being checked (access, an earlier join).
+    t.hub.remove(bob.conn);
+    await expect(t.hub.beginJoin(bob.conn, 'lobby')).rejects.toThrow(/closed/);
+    expect(t.hub.roomCount).toBe(0);
+    expect(bob.conn.joinedRooms()).toEqual([]);
+    // Nobody holds the room, so nothing is subscribed that would hold its events for Bob.
+    expect(() => t.emit('lobby', msg(1))).toThrow(/not subscribed/);
+  });
 });
 
 describe('typing and presence', () => {
