@@ -29,6 +29,8 @@ import { type ConnRef, ConnectionGone, type Presence, type Reaped, type UserPres
 const INDEX_SHARDS = 16;
 /** Presence events kept per stream partition. */
 const STREAM_MAXLEN = 100_000;
+/** Waits before each new attempt at a presence event that failed: about 45 s in all. */
+const EVENT_RETRY_MS = [500, 1000, 2000, 4000, 8000, 15_000, 15_000];
 /** Connections claimed per index and batch; a reap takes a few batches at most per index. */
 const CLAIM_BATCH = 500;
 const CLAIM_BATCHES = 8;
@@ -106,11 +108,15 @@ export class RedisPresence implements Presence {
       const seen = await this.#redis.get(seenKey(conn.user)).catch(unavailable);
       return { last: false, lastSeen: seen === null ? now : Number(seen) };
     }
-    await Promise.all([
+    // The connection is gone whatever happens next: its offline transition is written even when a
+    // room entry could not be removed (those expire on their own).
+    const cleanup = Promise.all([
       this.#redis.zrem(indexKey(conn.id), indexMember(conn)),
       ...removed.rooms.map((room) => this.#leaveRoom(room, conn)),
-    ]).catch(unavailable);
+    ]).then(() => null, (err: unknown) => err);
     if (removed.offline) await this.#event(conn.user, 'offline', removed.lastSeen);
+    const failed = await cleanup;
+    if (failed) unavailable(failed);
     return { last: removed.offline, lastSeen: removed.lastSeen };
   }
 
@@ -208,9 +214,11 @@ export class RedisPresence implements Presence {
       return null;
     }
     if (removed.kind === 'unknown') return null; // disconnected meanwhile: the disconnect reported it
+    // Written first: once removed, the connection is `unknown` to a later reap, which would not
+    // write it if leaving a room failed below.
+    if (removed.offline) await this.#event(conn.user, 'offline', removed.lastSeen);
     const left = await Promise.all(removed.rooms.map((room) => this.#leaveRoom(room, conn)));
     const leftRooms = removed.rooms.filter((_, i) => left[i]).sort();
-    if (removed.offline) await this.#event(conn.user, 'offline', removed.lastSeen);
     return { conn, leftRooms, offline: removed.offline, lastSeen: removed.lastSeen };
   }
 
@@ -241,14 +249,21 @@ export class RedisPresence implements Presence {
   }
 
   /**
-   * Appends a transition for the presence worker. Best effort: the transition already happened, so
-   * a failure here is logged rather than failing the caller (the worker's state then lags until
-   * the user's next transition).
+   * Appends a transition for the presence worker. The transition has happened, so a failure never
+   * fails the caller: the write is tried again in the background (`EVENT_RETRY_MS`, longer than a
+   * failover) and logged once given up. The worker applies an event only when it is newer than the
+   * stored state, so one written late never undoes a later transition.
    */
   async #event(user: string, status: PresenceStatus, ts: number): Promise<void> {
-    await this.#redis
-      .xadd(PresenceEvents.streamOf(user), 'MAXLEN', '~', STREAM_MAXLEN, '*', ...PresenceEvents.encode({ user, status, ts }))
-      .catch((err: unknown) => log.warn('presence event not written', { user, status, err }));
+    const fields = PresenceEvents.encode({ user, status, ts });
+    const write = () => this.#redis.xadd(PresenceEvents.streamOf(user), 'MAXLEN', '~', STREAM_MAXLEN, '*', ...fields);
+    const retry = (attempt: number, err: unknown): void => {
+      const delay = EVENT_RETRY_MS[attempt];
+      if (delay === undefined) return void log.warn('presence event not written', { user, status, attempts: attempt + 1, err });
+      const timer = setTimeout(() => void write().catch((e: unknown) => retry(attempt + 1, e)), delay);
+      (timer as { unref?: () => void }).unref?.();
+    };
+    await write().catch((err: unknown) => retry(0, err));
   }
 }
 

@@ -122,6 +122,37 @@ describe('RedisPresence: several instances on one cluster', () => {
     expect(all.map((e) => e?.status)).toEqual(['online', 'offline']);
     expect(all[1]?.ts).toBe(gone.lastSeen);
   });
+
+  it('still writes the offline event when the first write fails, as during a failover, so the worker learns of it', async () => {
+    const dave = uid('dave');
+    const key = PresenceEvents.streamOf(dave);
+    const before = Date.now();
+    // The same cluster, but its next offline event write fails the way a moved slot's does.
+    let failNext = false;
+    const flaky = new Proxy(redisA, {
+      get(target, prop) {
+        if (prop === 'xadd' && failNext) {
+          failNext = false;
+          return () => Promise.reject(new Error('MOVED 11819 127.0.0.1:1'));
+        }
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const p = new RedisPresence(flaky, { ttlMs });
+    const c = conn(dave, instA);
+    await p.connect(c);
+    failNext = true;
+    const gone = await p.disconnect(c);
+    expect(gone.last).toBe(true);
+    const statuses = async () =>
+      (await redisA.xrange(key, String(before - 1000), '+')).map(([, f]) => PresenceEvents.decode(f)).filter((e) => e?.user === dave);
+    expect((await statuses()).map((e) => e?.status)).toEqual(['online']);
+    await sleep(1500);
+    const all = await statuses();
+    expect(all.map((e) => e?.status)).toEqual(['online', 'offline']);
+    expect(all[1]?.ts).toBe(gone.lastSeen);
+  });
 });
 
 describe('Redis stores without a connection', () => {
