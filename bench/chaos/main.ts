@@ -91,6 +91,7 @@ async function main(): Promise<number> {
   const workerEnv = { LOG_LEVEL: 'warn', ARCHIVE_SCAN_MS: String(ARCHIVE_SCAN_MS) };
   const ep = await up({ basePort, dir, instances: size.instances, env, workerEnv, nodeArgs: INSTANCE_NODE_ARGS, log: say });
   const mongo = new Mongo(ep.mongo);
+  let passed = false;
   try {
     const traffic = new Traffic(size, ep.balancer, rng(seed + 1), seed.toString(36));
     await traffic.setup();
@@ -156,12 +157,15 @@ async function main(): Promise<number> {
     for (const i of invariants) say(`${i.ok ? 'ok  ' : 'FAIL'} ${i.phase}: ${i.name} (${i.count} checked${i.ok ? '' : `, ${i.violations} violations: ${i.examples.slice(0, 3).join(' | ')}`})`);
     for (const r of result.recovery) say(`recovery ${r.kind}: p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms (${r.clients} clients)`);
     say(`${result.messages} acknowledged, ${timeline.length} faults, ${result.wallSeconds} s; ${file}`);
-    return invariants.every((i) => i.ok) && timeline.every((f) => !f.error) ? 0 : 1;
+    passed = invariants.every((i) => i.ok) && timeline.every((f) => !f.error);
+    return passed ? 0 : 1;
   } finally {
     await mongo.close().catch(() => undefined);
     say('stopping the stack');
     await down({ dir });
-    if (!givenDir && !process.env['PARLEY_CHAOS_KEEP']) rmSync(dir, { recursive: true, force: true });
+    // A failed run keeps its processes' logs: what the instances said is what explains a violation.
+    if (!passed) say(`logs kept in ${dir}/logs`);
+    else if (!givenDir && !process.env['PARLEY_CHAOS_KEEP']) rmSync(dir, { recursive: true, force: true });
   }
 }
 
