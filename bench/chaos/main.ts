@@ -14,7 +14,7 @@ import { presenceCheck, rssCheck } from './liveness.ts';
 import { type ChaosResult, recovery, writeResults } from './report.ts';
 import { FAULT_KINDS, type FaultKind, SIZES, rng } from './sizes.ts';
 import { Traffic } from './traffic.ts';
-import { INSTANCE_NODE_ARGS, Mongo, instanceMemory, readLogs } from './truth.ts';
+import { INSTANCE_NODE_ARGS, Mongo, instanceMemory, memoryEnv, readLogs } from './truth.ts';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /**
@@ -79,7 +79,7 @@ async function main(): Promise<number> {
   // One generator per concern, so that the fault schedule replays from the seed whatever the traffic drew.
   const random = rng(seed);
   const started = Date.now();
-  const env = { HEARTBEAT_MS: String(size.heartbeatMs), LOG_LEVEL: 'warn', SEND_RATE: '50', SEND_BURST: '100' };
+  const env = { HEARTBEAT_MS: String(size.heartbeatMs), LOG_LEVEL: 'warn', SEND_RATE: '50', SEND_BURST: '100', ...memoryEnv(dir) };
   say(`${size.name}, seed ${seed}, stack on ${basePort} in ${dir}`);
   let stopping = false;
   // Ctrl-C ends the storm early; the checks and the stack's shutdown still run. A terminal's Ctrl-C

@@ -3,7 +3,7 @@
  * archive's documents, presence as Redis (the REST route) and MongoDB (`users`) report it, and the
  * chat instances' resident memory.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import type { Message } from '@parley/client/wire';
@@ -80,12 +80,19 @@ export async function redisStatuses(baseUrl: string, users: string[]): Promise<M
 }
 
 /**
- * Node options of the run's chat instances: on SIGUSR2 a full garbage collection that also returns
- * freed pages to the system (gc-on-signal.mjs), which `instanceMemory` asks for before it measures.
+ * Node options of the run's chat instances: on SIGUSR2 a full garbage collection, after which the
+ * instance writes its memory to a file (gc-on-signal.mjs, with
+ * `PARLEY_MEMORY_DIR` in its environment: `memoryEnv`). `instanceMemory` asks for it.
  */
 export const INSTANCE_NODE_ARGS = ['--expose-gc', '--import', join(import.meta.dirname, 'gc-on-signal.mjs')];
 
-/** One instance's memory: resident KiB, and what its metrics say about the V8 heap in use and its sockets. */
+/** The instances' environment entry that tells them where to write their memory (see `instanceMemory`). */
+export const memoryEnv = (dir: string): Record<string, string> => ({ PARLEY_MEMORY_DIR: dir });
+
+/** What gc-on-signal.mjs writes: bytes, and when. */
+type Reported = { rss: number; heapUsed: number; at: number };
+
+/** One instance's memory: resident KiB, the V8 heap in use, and its open sockets (-1: not known). */
 export type InstanceMemory = { rssKiB: number; heapKiB: number; connections: number };
 
 function gauge(text: string, name: string): number {
@@ -94,27 +101,33 @@ function gauge(text: string, name: string): number {
 }
 
 /**
- * Each instance's memory, by name and pid, measured a moment after that collection: what the process
- * holds, not the garbage of the last seconds' traffic, nor the pages V8 keeps after collecting it.
- * The heap and the open sockets (from `/metrics`, -1 where it did not answer) say what the resident
- * figure is made of.
+ * Each instance's memory, by name and pid, as the instance itself measured it right after that
+ * collection: what the process holds, not the garbage of the traffic of the moments after it. The
+ * sockets come from `/metrics`.
  */
 export async function instanceMemory(dir: string, instanceUrls: Record<string, string>): Promise<Record<string, InstanceMemory>> {
   const st = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8')) as { procs: { name: string; kind: string; pid: number }[] };
   const instances = st.procs.filter((x) => x.kind === 'instance');
+  const sent = Date.now();
   for (const p of instances) process.kill(p.pid, 'SIGUSR2');
-  await new Promise((r) => setTimeout(r, 2000));
   const out: Record<string, InstanceMemory> = {};
   for (const p of instances) {
-    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
+    const file = join(dir, `${p.pid}.json`);
+    const report = (): Reported | null => {
+      let r: Reported | null = null;
+      try {
+        r = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Reported) : null;
+      } catch {
+        // being written: read again
+      }
+      return r && r.at >= sent ? r : null;
+    };
+    let m = report();
+    for (const deadline = Date.now() + 10_000; !m && Date.now() < deadline; m = report()) await new Promise((r) => setTimeout(r, 100));
+    if (!m) throw new Error(`${p.name} (pid ${p.pid}) did not report its memory within 10 s`);
     const url = instanceUrls[p.name];
     const metrics = url ? await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()).catch(() => '') : '';
-    const heap = gauge(metrics, 'nodejs_heap_size_used_bytes');
-    out[`${p.name} pid ${p.pid}`] = {
-      rssKiB: Number(m?.[1] ?? 0),
-      heapKiB: heap < 0 ? -1 : Math.round(heap / 1024),
-      connections: gauge(metrics, 'parley_connections'),
-    };
+    out[`${p.name} pid ${p.pid}`] = { rssKiB: Math.round(m.rss / 1024), heapKiB: Math.round(m.heapUsed / 1024), connections: gauge(metrics, 'parley_connections') };
   }
   return out;
 }
