@@ -87,13 +87,16 @@ export async function redisStatuses(baseUrl: string, users: string[]): Promise<M
 export const INSTANCE_NODE_ARGS = ['--expose-gc', '--import', join(import.meta.dirname, 'gc-on-signal.mjs')];
 
 /** The instances' environment entry that tells them where to write their memory (see `instanceMemory`). */
-export const memoryEnv = (dir: string): Record<string, string> => ({ PARLEY_MEMORY_DIR: dir });
+export const memoryEnv = (dir: string): Record<string, string> => ({
+  PARLEY_MEMORY_DIR: dir,
+  ...(process.env['PARLEY_MEMORY_SNAPSHOT_ABOVE_MB'] ? { PARLEY_MEMORY_SNAPSHOT_ABOVE_MB: process.env['PARLEY_MEMORY_SNAPSHOT_ABOVE_MB'] } : {}),
+});
 
 /** What gc-on-signal.mjs writes: bytes, and when. */
-type Reported = { rss: number; heapUsed: number; at: number };
+type Reported = { rss: number; heapUsed: number; at: number; heapTotal?: number; external?: number; arrayBuffers?: number; rssAnonKiB?: number; rssFileKiB?: number };
 
 /** One instance's memory: resident KiB, the V8 heap in use, and its open sockets (-1: not known). */
-export type InstanceMemory = { rssKiB: number; heapKiB: number; connections: number };
+export type InstanceMemory = { rssKiB: number; heapKiB: number; connections: number; detail?: Record<string, number> };
 
 function gauge(text: string, name: string): number {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
@@ -127,7 +130,7 @@ export async function instanceMemory(dir: string, instanceUrls: Record<string, s
     if (!m) throw new Error(`${p.name} (pid ${p.pid}) did not report its memory within 10 s`);
     const url = instanceUrls[p.name];
     const metrics = url ? await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()).catch(() => '') : '';
-    out[`${p.name} pid ${p.pid}`] = { rssKiB: Math.round(m.rss / 1024), heapKiB: Math.round(m.heapUsed / 1024), connections: gauge(metrics, 'parley_connections') };
+    out[`${p.name} pid ${p.pid}`] = { rssKiB: Math.round(m.rss / 1024), heapKiB: Math.round(m.heapUsed / 1024), connections: gauge(metrics, 'parley_connections'), detail: { heapTotalKiB: Math.round((m.heapTotal ?? 0) / 1024), externalKiB: Math.round((m.external ?? 0) / 1024), arrayBuffersKiB: Math.round((m.arrayBuffers ?? 0) / 1024), rssAnonKiB: m.rssAnonKiB ?? -1, rssFileKiB: m.rssFileKiB ?? -1 } };
   }
   return out;
 }

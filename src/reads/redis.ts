@@ -19,7 +19,7 @@ import type { Cluster } from 'ioredis';
 import { log } from '../log.ts';
 import * as ReadPositions from '../redis/codecs/read-positions.ts';
 import * as RoomLogEntries from '../redis/codecs/room-log.ts';
-import { unavailable } from '../redis/connection.ts';
+import { CALL_DEADLINE_MS, unavailable, withDeadline } from '../redis/connection.ts';
 import { runScript, script } from '../redis/script.ts';
 import { roomKeys } from '../rooms/redis-scripts.ts';
 import { type MarkResult, type ReadEvent, type ReadHandler, type ReadState, UNREAD_CAP, type UnreadCount } from './types.ts';
@@ -146,7 +146,7 @@ export class RedisReadState implements ReadState {
     const watchers = set;
     if (first) {
       try {
-        await this.#redis.ssubscribe(channel);
+        await withDeadline(this.#redis.ssubscribe(channel), CALL_DEADLINE_MS, 'redis');
       } catch (err) {
         watchers.delete(handler);
         if (watchers.size === 0 && this.#watchers.get(channel) === watchers) this.#watchers.delete(channel);
@@ -160,7 +160,7 @@ export class RedisReadState implements ReadState {
       watchers.delete(handler);
       if (watchers.size > 0 || this.#watchers.get(channel) !== watchers) return;
       this.#watchers.delete(channel);
-      if (!this.#closed) await this.#redis.sunsubscribe(channel).catch(unavailable);
+      if (!this.#closed) await withDeadline(this.#redis.sunsubscribe(channel), CALL_DEADLINE_MS, 'redis').catch(unavailable);
     };
   }
 

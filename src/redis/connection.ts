@@ -94,6 +94,26 @@ export function isUnavailable(err: unknown): boolean {
   );
 }
 
+/**
+ * Longest a call may wait for its answer, wherever it waits. `commandTimeout` bounds a command sent
+ * on a node's connection, but not one held in the cluster's own queue while the slot map is being
+ * refreshed, nor a sharded (un)subscribe, which goes out on a subscriber connection made without
+ * it. A failover takes about 8 s; a call still waiting after this is taken for lost.
+ */
+export const CALL_DEADLINE_MS = 12_000;
+
+/**
+ * `work`, or `BackendUnavailable` once it has not settled within `ms`. The command may still run
+ * later: callers that write make their writes idempotent (an append's `cid`), as for a timeout.
+ */
+export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BackendUnavailable(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
 /** Rethrows a Redis failure as `BackendUnavailable` when it is one. */
 export function unavailable(err: unknown): never {
   if (isUnavailable(err)) throw new BackendUnavailable((err as Error).message);

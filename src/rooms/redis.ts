@@ -7,7 +7,7 @@ import type { Cluster } from 'ioredis';
 import { ArchiveFeed } from '../archive/redis.ts';
 import type { Message } from '@parley/client/wire';
 import * as RoomLogEntries from '../redis/codecs/room-log.ts';
-import { unavailable } from '../redis/connection.ts';
+import { CALL_DEADLINE_MS, unavailable, withDeadline } from '../redis/connection.ts';
 import { runScript } from '../redis/script.ts';
 import { newEpoch } from './page.ts';
 import { APPEND, HEAD, MEMBER_SIGNAL, READ, roomKeys } from './redis-scripts.ts';
@@ -21,6 +21,8 @@ export type RedisRoomLogOptions = {
   hotWindow: number;
   /** How long a `(room, from, cid)` is remembered for idempotent resends. */
   idempotencyTtlMs: number;
+  /** Longest a command may wait for its answer (default `CALL_DEADLINE_MS`). */
+  callDeadlineMs?: number;
 };
 
 /** Counters for the metrics endpoint; delivery problems never throw, they are counted here. */
@@ -224,10 +226,14 @@ export class RedisRoomLog implements RoomLog {
     await Promise.allSettled(channels.map((c) => this.#redis.sunsubscribe(c)));
   }
 
-  /** Runs a command, turning connection failures into `BackendUnavailable`. */
+  /**
+   * Runs a command, turning connection failures into `BackendUnavailable`. Never waits forever: a
+   * room's deliveries run one after another (`Sub.chain`), so one command that never settled would
+   * stop the room on this instance, and every join of it.
+   */
   async #call<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await withDeadline(fn(), this.#opts.callDeadlineMs ?? CALL_DEADLINE_MS, 'redis');
     } catch (err) {
       return unavailable(err);
     }

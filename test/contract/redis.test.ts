@@ -171,4 +171,38 @@ describe('redis room log', () => {
       for (const stop of stops) await stop();
     });
   });
+
+  describe('a command that never answers', () => {
+    const res = new Resources();
+    afterEach(() => res.cleanup());
+
+    it('turns a subscription that never got an answer into unavailable, and the next join of the room subscribes afresh and delivers', async () => {
+      let hangNext = true;
+      const made = res.track(
+        await onOwnConnection(nodes(), (cluster) => {
+          // ssubscribe, the first time: sent nowhere, answered never.
+          const stuck = new Proxy(cluster, {
+            get(target, prop) {
+              if (prop === 'ssubscribe' && hangNext) {
+                hangNext = false;
+                return () => new Promise(() => undefined);
+              }
+              const v = Reflect.get(target, prop) as unknown;
+              return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+            },
+          });
+          return new RedisRoomLog(stuck, { ...DEFAULT_ROOMLOG_OPTIONS, callDeadlineMs: 300 });
+        }),
+      );
+      const log = made.store;
+      const r = uid('room');
+      const events: RoomEvent[] = [];
+      await expect(log.subscribe(r, (e) => void events.push(e))).rejects.toThrow(/no answer within 300 ms/);
+      const stop = await log.subscribe(r, (e) => void events.push(e));
+      const sent = await log.append(r, { from: 'alice', text: 'after the stuck join' });
+      await waitFor(() => events.length === 1, 'the message');
+      expect(events).toEqual([{ type: 'message', message: sent.message }]);
+      await stop();
+    });
+  });
 });
