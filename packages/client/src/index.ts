@@ -60,6 +60,8 @@ const WS_OPEN = 1;
 const UNAVAILABLE_RETRIES = 5;
 /** Refusals of a `join` that pass (docs/protocol.md error table): the join is asked again later. */
 const REJOIN_CODES: ReadonlySet<string> = new Set(['unavailable', 'internal', 'rate_limited']);
+/** Refusals of a join that asking again would not change: the room is forgotten, as on `leave`. */
+const REFUSED_FOR_GOOD: ReadonlySet<string> = new Set(['forbidden', 'too_many_rooms']);
 
 export class ParleyClient extends Emitter<ClientEvents> {
   readonly #o: ResolvedOptions;
@@ -398,6 +400,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
         if (f.code === 'unavailable' && f.cid !== undefined && this.#retryLater(f.cid)) return;
         if (f.cid === undefined && f.room !== undefined && this.#rejoinLater(f.room, f.code)) return;
         const err = new ClientError(f.code, f.message, f.cid);
+        if (f.cid === undefined && f.room !== undefined && REFUSED_FOR_GOOD.has(f.code) && this.#rooms.awaitsJoin(f.room)) this.#refused(f.room, err);
         if (f.cid === undefined || !this.#outbox.fail(f.cid, err)) this.emit('error', err);
         return;
       }
@@ -473,6 +476,17 @@ export class ParleyClient extends Emitter<ClientEvents> {
       if (frame) this.#write(frame);
     }, backoffDelay(this.#rooms.refused(room), this.#o.random));
     return true;
+  }
+
+  /**
+   * A join refused for good: the room is forgotten, so that no later socket asks for it again, and
+   * the sends held for it are rejected with the refusal rather than held forever.
+   */
+  #refused(room: string, err: ClientError): void {
+    this.#rooms.forget(room);
+    this.#reads.forget(room);
+    this.#states.forget(room);
+    this.#outbox.failAll(() => new ClientError(err.code, err.message), room);
   }
 
   /** Writes a pending send unless this socket already carried it. */

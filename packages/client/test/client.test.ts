@@ -476,6 +476,25 @@ describe('send', () => {
     expect(errors.map((e) => e.code)).toEqual(['forbidden']);
   });
 
+  it('forgets a room whose join was refused for good: its held sends are rejected with the refusal, and no later socket asks for it', async () => {
+    const { client } = makeClient();
+    const errors: ClientError[] = [];
+    client.on('error', (e) => errors.push(e));
+    client.connect();
+    last().accept();
+    client.join('grp:secret');
+    client.join('lobby');
+    const held = client.send('grp:secret', 'hello?');
+    last().push({ type: 'error', code: 'forbidden', message: 'not a member', room: 'grp:secret' });
+    await expect(held).rejects.toMatchObject({ code: 'forbidden' });
+    last().push(joined(0));
+    last().serverClose(1006);
+    vi.advanceTimersByTime(60_000);
+    last().accept();
+    expect(last().frames('join').map((f) => f['room'])).toEqual(['lobby']);
+    expect(errors.map((e) => e.code)).toEqual(['forbidden']);
+  });
+
   it('gives every message a unique cid: random prefix and counter', () => {
     const a = joinedClient(0, { random: () => 0.1 });
     void a.client.send('lobby', 'x');
