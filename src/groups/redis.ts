@@ -5,7 +5,7 @@
  */
 import type { Cluster } from 'ioredis';
 import type { GroupRole } from '@parley/client/wire';
-import { CALL_DEADLINE_MS, unavailable, withDeadline } from '../redis/connection.ts';
+import { unavailable } from '../redis/connection.ts';
 import { runScript } from '../redis/script.ts';
 import { CREATE, GET, REMOVE, SET_ROLE, groupKeys } from './redis-scripts.ts';
 import { type CreateInput, type Group, type GroupMember, type GroupRefusal, type Groups, MAX_GROUP_MEMBERS, sortMembers } from './types.ts';
@@ -64,7 +64,7 @@ export class RedisGroups implements Groups {
 
   async #run<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await withDeadline(fn(), CALL_DEADLINE_MS, 'redis');
+      return await fn();
     } catch (err) {
       return unavailable(err);
     }

@@ -95,10 +95,9 @@ export function isUnavailable(err: unknown): boolean {
 }
 
 /**
- * Longest a call may wait for its answer, wherever it waits. `commandTimeout` bounds a command sent
- * on a node's connection, but not one held in the cluster's own queue while the slot map is being
- * refreshed, nor a sharded (un)subscribe, which goes out on a subscriber connection made without
- * it. A failover takes about 8 s; a call still waiting after this is taken for lost.
+ * Longest a sharded (un)subscribe may wait for its answer. `commandTimeout` bounds a command sent on
+ * a node's connection, but ioredis sends these on a subscriber connection it makes without it. A
+ * failover takes about 8 s; one still waiting after this is taken for lost.
  */
 export const CALL_DEADLINE_MS = 12_000;
 

@@ -21,7 +21,7 @@ export type RedisRoomLogOptions = {
   hotWindow: number;
   /** How long a `(room, from, cid)` is remembered for idempotent resends. */
   idempotencyTtlMs: number;
-  /** Longest a command may wait for its answer (default `CALL_DEADLINE_MS`). */
+  /** Longest a sharded (un)subscribe may wait for its answer (default `CALL_DEADLINE_MS`). */
   callDeadlineMs?: number;
 };
 
@@ -182,7 +182,7 @@ export class RedisRoomLog implements RoomLog {
       // First in the chain: events that arrive meanwhile queue behind it and are judged against
       // the head read after SSUBSCRIBE is confirmed, so the first message is not taken for a gap.
       created.chain = (async () => {
-        await this.#call(() => this.#redis.ssubscribe(channel));
+        await this.#call(() => this.#bounded(this.#redis.ssubscribe(channel)));
         const head = await this.head(room);
         created.epoch = head.epoch;
         created.last = head.seq;
@@ -209,7 +209,7 @@ export class RedisRoomLog implements RoomLog {
       joined.handlers.delete(handler);
       if (joined.handlers.size > 0 || this.#subs.get(channel) !== joined) return;
       this.#subs.delete(channel);
-      if (!this.#closed) await this.#call(() => this.#redis.sunsubscribe(channel));
+      if (!this.#closed) await this.#call(() => this.#bounded(this.#redis.sunsubscribe(channel)));
     };
   }
 
@@ -226,17 +226,23 @@ export class RedisRoomLog implements RoomLog {
     await Promise.allSettled(channels.map((c) => this.#redis.sunsubscribe(c)));
   }
 
-  /**
-   * Runs a command, turning connection failures into `BackendUnavailable`. Never waits forever: a
-   * room's deliveries run one after another (`Sub.chain`), so one command that never settled would
-   * stop the room on this instance, and every join of it.
-   */
+  /** Runs a command, turning connection failures into `BackendUnavailable`. */
   async #call<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await withDeadline(fn(), this.#opts.callDeadlineMs ?? CALL_DEADLINE_MS, 'redis');
+      return await fn();
     } catch (err) {
       return unavailable(err);
     }
+  }
+
+  /**
+   * A sharded (un)subscribe, given up on after `callDeadlineMs`: ioredis sends it on a subscriber
+   * connection made without `commandTimeout`, and a room's deliveries run one after another
+   * (`Sub.chain`), so one that never got an answer would stop the room on this instance, and every
+   * join of it.
+   */
+  #bounded<T>(work: Promise<T>): Promise<T> {
+    return withDeadline(work, this.#opts.callDeadlineMs ?? CALL_DEADLINE_MS, 'redis');
   }
 
   #receive(channel: string, payload: string): void {
