@@ -11,7 +11,7 @@ import { identify } from '../src/auth/identity.ts';
 import type { Config } from '../src/config.ts';
 import { AppError } from '../src/errors.ts';
 import { type Encoding, encodingOf } from '../src/realtime/codec.ts';
-import type { Conn } from '../src/realtime/hub.ts';
+import type { Conn } from '../src/realtime/conn.ts';
 import type { PendingSocket, PendingSockets } from '../src/realtime/pending.ts';
 import type { WsRuntime } from '../src/realtime/runtime.ts';
 import type { Admitted, Sessions } from '../src/realtime/session.ts';

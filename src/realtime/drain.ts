@@ -1,5 +1,6 @@
 /** Draining: close every socket with 1012 in batches so clients reconnect elsewhere without a stampede. */
-import type { Conn, Hub } from './hub.ts';
+import type { Conn } from './conn.ts';
+import type { Hub } from './hub.ts';
 import { log } from '../log.ts';
 import { CLOSE } from '@parley/client/wire';
 import type { Sessions } from './session.ts';

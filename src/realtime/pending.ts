@@ -13,7 +13,7 @@ import { log } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { CLOSE } from '@parley/client/wire';
 import { type Encoding, TOO_LARGE, encodeFrame, readClientFrame } from './codec.ts';
-import type { Conn } from './hub.ts';
+import type { Conn } from './conn.ts';
 import type { SocketOps } from './runtime.ts';
 import type { Sessions } from './session.ts';
 

@@ -4,7 +4,7 @@
  * grace it is closed (`onGraceOver`: 4001). At most one timer per socket, on the `Conn` itself;
  * `disarm` on close frees it.
  */
-import type { Conn } from './hub.ts';
+import type { Conn } from './conn.ts';
 
 /** setTimeout's largest delay; a longer one would fire at once. */
 const MAX_DELAY_MS = 2 ** 31 - 1;

@@ -5,7 +5,7 @@
  */
 import { log } from '../log.ts';
 import type { ReadEvent, ReadHandler } from '../reads/types.ts';
-import type { Conn } from './hub.ts';
+import type { Conn } from './conn.ts';
 
 type Watched = {
   conns: Set<Conn>;

@@ -9,7 +9,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { configureLog } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { CLOSE, type Message, type ServerFrame } from '@parley/client/wire';
-import { Conn, Hub } from '../../src/realtime/hub.ts';
+import { Conn } from '../../src/realtime/conn.ts';
+import { Hub } from '../../src/realtime/hub.ts';
 import type { SocketOps } from '../../src/realtime/runtime.ts';
 import type { RoomEvent, RoomHandler } from '../../src/rooms/types.ts';
 

@@ -9,7 +9,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LIMITS, type ServerFrame } from '@parley/client/wire';
 import { createMetrics } from '../../src/metrics.ts';
 import { OutFrame, TOO_LARGE, chooseProtocol, encodingOf, readClientFrame } from '../../src/realtime/codec.ts';
-import { Conn, Hub } from '../../src/realtime/hub.ts';
+import { Conn } from '../../src/realtime/conn.ts';
+import { Hub } from '../../src/realtime/hub.ts';
 import type { Encoding } from '../../src/realtime/codec.ts';
 import type { RoomEvent, RoomHandler } from '../../src/rooms/types.ts';
 

@@ -1,6 +1,6 @@
 /** `TokenClock`: told once when the token expires, closed after the grace, one timer per socket. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Conn } from '../../src/realtime/hub.ts';
+import type { Conn } from '../../src/realtime/conn.ts';
 import { TokenClock } from '../../src/realtime/token-clock.ts';
 
 type Fake = Pick<Conn, 'closed' | 'expiresAt' | 'expiry'>;
