@@ -102,8 +102,9 @@ export function isUnavailable(err: unknown): boolean {
 export const CALL_DEADLINE_MS = 12_000;
 
 /**
- * `work`, or `BackendUnavailable` once it has not settled within `ms`. The command may still run
- * later: callers that write make their writes idempotent (an append's `cid`), as for a timeout.
+ * `work`, or `BackendUnavailable` once it has not settled within `ms`. The command may still go
+ * through later: a subscription nobody waits for any more delivers to no handler, and the next
+ * subscribe of the channel sends its own.
  */
 export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
