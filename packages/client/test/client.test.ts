@@ -67,6 +67,18 @@ function makeClient(opts: Partial<ClientOptions> = {}) {
 }
 
 /** A connected client that has joined `lobby` at `seq`. */
+/** A connected client that has asked to join `grp:secret` and `lobby`, with the errors it emits. */
+function joiningSecretAndLobby() {
+  const { client } = makeClient();
+  const errors: ClientError[] = [];
+  client.on('error', (e) => errors.push(e));
+  client.connect();
+  last().accept();
+  client.join('grp:secret');
+  client.join('lobby');
+  return { client, errors };
+}
+
 function joinedClient(seq: number, opts: Partial<ClientOptions> = {}) {
   const c = makeClient(opts);
   c.client.connect();
@@ -460,13 +472,7 @@ describe('send', () => {
   });
 
   it('does not ask again for a join refused for good (`forbidden`), nor on a socket that has since closed', () => {
-    const { client } = makeClient();
-    const errors: ClientError[] = [];
-    client.on('error', (e) => errors.push(e));
-    client.connect();
-    last().accept();
-    client.join('grp:secret');
-    client.join('lobby');
+    const { errors } = joiningSecretAndLobby();
     last().push({ type: 'error', code: 'forbidden', message: 'not a member', room: 'grp:secret' });
     last().push({ type: 'error', code: 'unavailable', message: 'retry later', room: 'lobby' });
     const first = last();
@@ -477,13 +483,7 @@ describe('send', () => {
   });
 
   it('forgets a room whose join was refused for good: its held sends are rejected with the refusal, and no later socket asks for it', async () => {
-    const { client } = makeClient();
-    const errors: ClientError[] = [];
-    client.on('error', (e) => errors.push(e));
-    client.connect();
-    last().accept();
-    client.join('grp:secret');
-    client.join('lobby');
+    const { client, errors } = joiningSecretAndLobby();
     const held = client.send('grp:secret', 'hello?');
     last().push({ type: 'error', code: 'forbidden', message: 'not a member', room: 'grp:secret' });
     await expect(held).rejects.toMatchObject({ code: 'forbidden' });
