@@ -167,7 +167,8 @@ export function checkRemoved(users: ChaosUser[]): Verdict {
     for (const [room, at] of u.removedAt) {
       const v = u.views.get(room);
       if (!v) continue;
-      t.check(v.afterLeft === 0, () => `${u.name} ${room}: ${v.afterLeft} frames after its left`);
+      t.check(v.afterLeft === 0, () =>
+        `${u.name} ${room}: ${v.afterLeft} frames after its removal (${v.removedHow} at ${v.leftAt}; DELETE sent at ${u.removeAskedAt.get(room)}, answered at ${at}; first after: ${v.firstAfterLeft})`);
       const late = (v.stamps ?? []).filter((e) => e.ts > at);
       t.check(late.length === 0, () =>
         `${u.name} ${room}: removed at ${at} (DELETE answered), got ${late.length} entries stored later (first #${late[0]?.seq} at ${late[0]?.ts}); ` +

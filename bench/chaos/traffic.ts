@@ -142,10 +142,11 @@ export class Traffic {
     try {
       if (removable.length > 3 && this.random() < 0.5) {
         const m = this.#pick(removable);
+        const asked = Date.now();
         const res = await this.#rest(g.owner, 'DELETE', `/v1/groups/${g.id}/members/${m.name}`);
         if (res.status !== 204) return void count(`remove ${res.status}`);
         g.members.delete(m);
-        m.removed(g.room, Date.now());
+        m.removed(g.room, asked, Date.now());
         count('remove');
       } else {
         const fresh = this.users.filter((u) => !g.ever.has(u));

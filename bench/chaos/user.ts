@@ -26,6 +26,8 @@ export class ChaosUser {
   readonly own = new Map<string, number[]>();
   /** Removal from a group as the driver saw it: room → when `DELETE …/members/:user` answered. */
   readonly removedAt = new Map<string, number>();
+  /** When the driver asked for each removal (`removedAt`: when it was answered). */
+  readonly removeAskedAt = new Map<string, number>();
   readonly errors: Record<string, number> = {};
   /** Highest `read` seq seen per `user|room`, and how often one went backwards. */
   readonly readSeen = new Map<string, number>();
@@ -42,6 +44,7 @@ export class ChaosUser {
   readonly #joining = new Set<string>();
   #cid = 0;
   #failures = 0;
+  #instance = '';
 
   constructor(
     readonly name: string,
@@ -71,9 +74,10 @@ export class ChaosUser {
   }
 
   /** The driver removed this user from a group: never rejoin it. */
-  removed(room: string, at: number): void {
+  removed(room: string, askedAt: number, at: number): void {
     this.rooms.delete(room);
     this.removedAt.set(room, at);
+    this.removeAskedAt.set(room, askedAt);
   }
 
   send(room: string, text: string): void {
@@ -134,6 +138,11 @@ export class ChaosUser {
     });
   }
 
+  /** The socket and the instance it reached, for reports. */
+  #where(): string {
+    return `socket ${this.socketNo} (${this.#instance})`;
+  }
+
   #join(room: string): void {
     const v = this.views.get(room);
     this.#joining.add(room);
@@ -143,10 +152,13 @@ export class ChaosUser {
   #frame(f: Frame): void {
     const room = f['room'] as string | undefined;
     const view = room === undefined ? undefined : this.views.get(room);
-    if (view?.removed && f.type !== 'read' && f.type !== 'error' && f.type !== 'left') view.afterLeft++;
+    if (view?.removed && f.type !== 'read' && f.type !== 'error' && f.type !== 'left') {
+      if (view.afterLeft++ === 0) view.firstAfterLeft = `${f.type}${typeof f['seq'] === 'number' ? ` #${f['seq']}` : ''} at ${Date.now()} on ${this.#where()}`;
+    }
     switch (f.type) {
       case 'hello':
         this.open = true;
+        this.#instance = String(f['instance']);
         this.#failures = 0;
         for (const v of this.views.values()) v.newSocket();
         for (const r of this.rooms) this.#join(r);
@@ -170,7 +182,7 @@ export class ChaosUser {
         break;
       }
       case 'left':
-        if (view && f['reason'] === 'removed') Object.assign(view, { removed: true, leftAt: Date.now() });
+        if (view && f['reason'] === 'removed') Object.assign(view, { removed: true, leftAt: Date.now(), removedHow: `left on ${this.#where()}` });
         if (room) this.#resumedOne(room);
         break;
       case 'error':
@@ -226,7 +238,7 @@ export class ChaosUser {
       if (room && this.#joining.has(room)) {
         if (code === 'forbidden') {
           const v = this.views.get(room);
-          if (v) Object.assign(v, { removed: true, leftAt: Date.now() });
+          if (v) Object.assign(v, { removed: true, leftAt: Date.now(), removedHow: `join refused forbidden on ${this.#where()}` });
           this.#resumedOne(room);
         } else setTimeout(() => this.open && this.#write({ type: 'join', room, ...this.#since(room) }), 300);
       }

@@ -69,6 +69,9 @@ export class RoomView {
   leftAt = 0;
   /** Frames of the room that arrived after the removal. */
   afterLeft = 0;
+  /** How the removal came, and the first frame after it: what a violation report names. */
+  removedHow = '';
+  firstAfterLeft = '';
   readonly #shared: RoomEntries;
 
   constructor(

@@ -33,7 +33,10 @@ export type RedisRoomLogStats = {
   malformed: number;
   /** Messages recovered from the log because pub/sub skipped them. */
   gapFilled: number;
-  /** Gap reads that failed (the gap stays; clients see it by seq and resume with `since`). */
+  /**
+   * Gap reads that failed. In a public or direct room the gap stays (clients see it by seq and
+   * resume with `since`); a group room's read is tried again before anything more is delivered.
+   */
   gapReadFailures: number;
 };
 
@@ -285,17 +288,40 @@ export class RedisRoomLog implements RoomLog {
    */
   async #catchUp(sub: Sub): Promise<void> {
     let head: Position;
-    try {
-      if (isGroup(sub.room)) {
-        const { users, ...position } = await this.#headAndRoster(sub.room);
-        head = position;
-        this.#deliver(sub, { type: 'roster', room: sub.room, users });
-      } else head = await this.head(sub.room);
-    } catch {
-      this.stats.gapReadFailures++;
-      return;
+    if (isGroup(sub.room)) {
+      const read = await this.#rosterUntilRead(sub);
+      if (!read) return; // unsubscribed meanwhile: nobody here to deliver to
+      const { users, ...position } = read;
+      head = position;
+      this.#deliver(sub, { type: 'roster', room: sub.room, users });
+    } else {
+      try {
+        head = await this.head(sub.room);
+      } catch {
+        this.stats.gapReadFailures++;
+        return;
+      }
     }
     if (head.epoch === sub.epoch && head.seq > sub.last) await this.#fillGap(sub, head.seq);
+  }
+
+  /**
+   * A group room's head and members, asked again until Redis answers (a failover takes seconds).
+   * Until then nothing more of the room is delivered here, its deliveries running one after
+   * another: the gap may hide a removal, and a removed member must get nothing after it. Null once
+   * the room is unsubscribed here.
+   */
+  async #rosterUntilRead(sub: Sub): Promise<(Position & { users: string[] }) | null> {
+    const channel = roomKeys(sub.room).channel;
+    for (let failures = 0; !this.#closed && this.#subs.get(channel) === sub; failures++) {
+      try {
+        return await this.#headAndRoster(sub.room);
+      } catch {
+        this.stats.gapReadFailures++;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(ROSTER_RETRY_MAX_MS, 100 * 2 ** failures)));
+      }
+    }
+    return null;
   }
 
   async #headAndRoster(room: string): Promise<Position & { users: string[] }> {
@@ -341,3 +367,6 @@ export class RedisRoomLog implements RoomLog {
 }
 
 const isGroup = (room: string): boolean => room.startsWith('grp:');
+
+/** The longest wait between two reads of a group room's members after a gap (see `#rosterUntilRead`). */
+const ROSTER_RETRY_MAX_MS = 2000;

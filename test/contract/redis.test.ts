@@ -13,7 +13,7 @@ import { Hub } from '../../src/realtime/hub.ts';
 import * as RoomLogEntries from '../../src/redis/codecs/room-log.ts';
 import { RedisReadState } from '../../src/reads/redis.ts';
 import { RedisRoomLog } from '../../src/rooms/redis.ts';
-import { roomKeys } from '../../src/rooms/redis-scripts.ts';
+import { HEAD, roomKeys } from '../../src/rooms/redis-scripts.ts';
 import type { RoomEvent } from '../../src/rooms/types.ts';
 import { onOwnConnection } from './redis-util.ts';
 import { readStateContract } from './reads.ts';
@@ -152,6 +152,36 @@ describe('redis room log', () => {
       await log.append(room, { from: 'olga', text: 'after the gap' });
       await waitFor(() => olga.frames.filter((f) => f.type === 'message').length === 2, "olga's two messages");
       expect(amy.frames).toEqual([{ type: 'left', room, reason: 'removed' }]);
+    });
+
+    it('holds a group\'s messages after a gap until its members can be read, so a member whose removal pub/sub lost gets its `left` and none of them', async () => {
+      let failReads = 0;
+      const made = res.track(
+        await onOwnConnection(nodes(), (cluster) => {
+          // The room's head and members: the next `failReads` reads fail, as in a failover.
+          const failing = new Proxy(cluster, {
+            get(target, prop) {
+              const v = Reflect.get(target, prop) as unknown;
+              if (prop !== 'evalsha') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+              return (sha: string, ...rest: unknown[]) =>
+                sha === HEAD.sha && failReads-- > 0
+                  ? Promise.reject(new Error('CLUSTERDOWN The cluster is down'))
+                  : (target.evalsha as (...a: unknown[]) => Promise<unknown>)(sha, ...rest);
+            },
+          });
+          return new RedisRoomLog(failing, DEFAULT_ROOMLOG_OPTIONS);
+        }),
+      );
+      const { store: log, cluster } = made;
+      const { room, olga, amy } = await groupOnHub(log, cluster);
+      const { epoch } = await log.head(room);
+      await cluster.hdel(roomKeys(room).groupRoles, 'amy');
+      await appendUnpublished(cluster, room, epoch, 'lost');
+      failReads = 2;
+      await log.append(room, { from: 'olga', text: 'after the gap' });
+      await waitFor(() => olga.frames.filter((f) => f.type === 'message').length === 2, "olga's two messages");
+      expect(amy.frames).toEqual([{ type: 'left', room, reason: 'removed' }]);
+      expect(log.stats.gapReadFailures).toBe(2);
     });
 
     it('keeps delivering to the other handlers when one throws', async () => {
