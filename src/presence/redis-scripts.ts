@@ -61,15 +61,24 @@ return {1, stamp(KEYS[2], tonumber(ARGV[3]), ARGV[5])}
 
 /**
  * Refresh, only if still registered (a refresh must not revive a removed connection).
- * KEYS: conns, connRooms. ARGV: connId, expiresAt, safetyTtlMs. Returns false when unknown, else
- * the connection's rooms.
+ * KEYS: conns, connRooms, seen, at. ARGV: connId, expiresAt, safetyTtlMs, now, atTtlMs. Returns
+ * false when unknown, else {back, room...}: `back` is 0, or the stamped time (see `stamp`) at which
+ * the user came online again. That is when the user's last transition was offline (REMOVE sets
+ * `seen` and `at` to the same stamp; CONNECT and this script move `at` past it): a REMOVE of
+ * another connection found this one lapsed, so it announced the user offline, and this entry, still
+ * here, now lives again. No CONNECT will announce that, since the user is online from now on.
  */
-export const REFRESH = script(`
+export const REFRESH = script(`${stamp}
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-return redis.call('SMEMBERS', KEYS[2])
+local back = 0
+local seen = redis.call('GET', KEYS[3])
+if seen and seen == redis.call('GET', KEYS[4]) then back = stamp(KEYS[4], tonumber(ARGV[4]), ARGV[5]) end
+local out = {back}
+for _, r in ipairs(redis.call('SMEMBERS', KEYS[2])) do out[#out + 1] = r end
+return out
 `);
 
 /**

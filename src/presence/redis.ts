@@ -70,10 +70,17 @@ export class RedisPresence implements Presence {
   async #connect(conn: ConnRef, limit: string): Promise<{ first: boolean } | null> {
     const now = this.#now();
     const expiresAt = now + this.#ttlMs;
-    const reply = await runScript(this.#redis, S.CONNECT, [connsKey(conn.user), atKey(conn.user)], [conn.id, expiresAt, now, this.#safetyMs, SEEN_TTL_MS, limit]).catch(unavailable);
-    if (Array.isArray(reply) && reply[0] === 2) return null;
-    // Indexed once registered: the reaper finds the connection by it if it is never refreshed.
+    // Indexed before it is registered, so that nothing can fail between registering and writing
+    // the online event. Registered and then left unindexed, the connection would count as live for
+    // a TTL without an online event, and the user's next attempt (not `first`) would not write one
+    // either: the worker would keep the user offline. The entry of a connection never registered
+    // (the script failed) is dropped by the reaper, whose `REMOVE` finds nothing.
     await this.#redis.zadd(indexKey(conn.id), expiresAt, indexMember(conn)).catch(unavailable);
+    const reply = await runScript(this.#redis, S.CONNECT, [connsKey(conn.user), atKey(conn.user)], [conn.id, expiresAt, now, this.#safetyMs, SEEN_TTL_MS, limit]).catch(unavailable);
+    if (Array.isArray(reply) && reply[0] === 2) {
+      await this.#redis.zrem(indexKey(conn.id), indexMember(conn)).catch(() => undefined); // else the reaper drops it
+      return null;
+    }
     const first = Array.isArray(reply) && reply[0] === 1;
     if (first) await this.#event(conn.user, 'online', Number(reply[1]));
     return { first };
@@ -81,19 +88,32 @@ export class RedisPresence implements Presence {
 
   /** See `Presence.refresh`. Unknown (disconnected or reaped) connections stay gone, and are returned. */
   async refresh<C extends ConnRef>(conns: readonly C[]): Promise<C[]> {
-    const expiresAt = this.#now() + this.#ttlMs;
-    const known = await Promise.all(conns.map((c) => this.#refreshOne(c, expiresAt))).catch(unavailable);
+    const now = this.#now();
+    const known = await Promise.all(conns.map((c) => this.#refreshOne(c, now))).catch(unavailable);
     return conns.filter((_, i) => !known[i]);
   }
 
-  /** False when the connection is not registered. */
-  async #refreshOne(c: ConnRef, expiresAt: number): Promise<boolean> {
-    const rooms = await runScript(this.#redis, S.REFRESH, [connsKey(c.user), connRoomsKey(c)], [c.id, expiresAt, this.#safetyMs]);
-    if (!Array.isArray(rooms)) return false;
-    // GT: never lower a score that a concurrent reaper put back (see `reap`).
+  /**
+   * False when the connection is not registered. A connection that lapsed (its refreshes came
+   * late) while a removal took the user offline is alive again: that is written as the user's
+   * online transition (see `S.REFRESH`).
+   */
+  async #refreshOne(c: ConnRef, now: number): Promise<boolean> {
+    const expiresAt = now + this.#ttlMs;
+    const reply = await runScript(this.#redis, S.REFRESH, [connsKey(c.user), connRoomsKey(c), seenKey(c.user), atKey(c.user)], [
+      c.id, expiresAt, this.#safetyMs, now, SEEN_TTL_MS,
+    ]);
+    if (!Array.isArray(reply)) return false;
+    // Written first: the transition is stamped, and a later refresh would not report it again.
+    const back = Number(reply[0]);
+    if (back > 0) await this.#event(c.user, 'online', back);
+    // GT: never lower a score that a concurrent reaper put back (see `reap`). Not XX: an entry
+    // missing from the index (claimed by a reaper before a late registration, or lost in a
+    // failover) is put back, or the connection would never be reaped once its instance dies. One
+    // put back for a connection removed meanwhile is dropped by the reaper.
     await Promise.all([
-      this.#redis.zadd(indexKey(c.id), 'XX', 'GT', expiresAt, indexMember(c)),
-      ...strings(rooms).map((room) =>
+      this.#redis.zadd(indexKey(c.id), 'GT', expiresAt, indexMember(c)),
+      ...strings(reply.slice(1)).map((room) =>
         runScript(this.#redis, S.TOUCH_ROOM, [membersKey(room)], [roomField(c), expiresAt, this.#safetyMs]),
       ),
     ]);

@@ -3,6 +3,7 @@
  * shared backend can show: several chat instances on one cluster.
  */
 import type { Cluster } from 'ioredis';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RedisConversations } from '../../src/conversations/redis.ts';
 import { RedisPresence } from '../../src/presence/redis.ts';
@@ -10,6 +11,9 @@ import type { ConnRef, Reaped } from '../../src/presence/types.ts';
 import { BackendUnavailable } from '../../src/errors.ts';
 import * as PresenceEvents from '../../src/redis/codecs/presence-events.ts';
 import { connectCluster } from '../../src/redis/connection.ts';
+import { MemoryUserStore } from '../../src/users/memory.ts';
+import type { UserState } from '../../src/users/types.ts';
+import { PresenceWrites } from '../../workers/presence-job.ts';
 import { conversationsContract } from './conversations.ts';
 import { presenceContract } from './presence.ts';
 import { onOwnConnection } from './redis-util.ts';
@@ -152,6 +156,105 @@ describe('RedisPresence: several instances on one cluster', () => {
     const all = await statuses();
     expect(all.map((e) => e?.status)).toEqual(['online', 'offline']);
     expect(all[1]?.ts).toBe(gone.lastSeen);
+  });
+});
+
+describe('RedisPresence: the worker hears of every way back online (chaos seed 18: connected, offline in MongoDB)', () => {
+  const ttlMs = 400;
+  let redis: Cluster;
+  let a: RedisPresence;
+  let b: RedisPresence;
+  const conn = (user: string, instance: string): ConnRef => ({ id: uid('conn'), user, instance });
+
+  beforeAll(async () => {
+    redis = await connectCluster({ nodes });
+    a = new RedisPresence(redis, { ttlMs });
+    b = new RedisPresence(redis, { ttlMs });
+  });
+  afterAll(() => redis.disconnect());
+
+  /** The user's events in its stream, as the worker reads them, and what the worker would store from them. */
+  async function stored(user: string, since: number): Promise<{ statuses: string[]; state: UserState | null }> {
+    const events = (await redis.xrange(PresenceEvents.streamOf(user), String(since - 1000), '+'))
+      .map(([, fields]) => PresenceEvents.decode(fields))
+      .filter((e): e is PresenceEvents.PresenceEvent => e?.user === user);
+    const users = new MemoryUserStore();
+    // One batch per event, in stream order, as a worker that keeps up would apply them.
+    for (const e of events) await new PresenceWrites(users, new Registry()).handle([e]);
+    return { statuses: events.map((e) => e.status), state: await users.get(user) };
+  }
+
+  it('writes online when a refresh brings back a lapsed connection after another one took the user offline', async () => {
+    const erin = uid('erin');
+    const before = Date.now();
+    // `old` on an instance that died; `live` reconnected on B before `old` expired (not a transition).
+    const old = conn(erin, uid('inst-dead'));
+    const live = conn(erin, uid('inst-b'));
+    await a.connect(old);
+    expect(await b.connect(live)).toEqual({ first: false });
+    // B's refreshes come late (a failover, a busy event loop): both entries lapse, and `old` is
+    // removed first: nothing else lives, so that is the user going offline.
+    await sleep(ttlMs + 100);
+    expect((await a.disconnect(old)).last).toBe(true);
+    expect((await b.status(erin)).status).toBe('offline');
+    // Then B refreshes `live`, whose entry was still there: the user is online again.
+    expect(await b.refresh([live])).toEqual([]);
+    expect((await b.status(erin)).status).toBe('online');
+    const { statuses, state } = await stored(erin, before);
+    expect(statuses).toEqual(['online', 'offline', 'online']);
+    expect(state?.status).toBe('online');
+    // Once: later refreshes are no transition.
+    await b.refresh([live]);
+    expect((await stored(erin, before)).statuses).toEqual(['online', 'offline', 'online']);
+  });
+
+  it('registers nothing when indexing a connection fails, so the next attempt is the transition the worker hears of', async () => {
+    const fay = uid('fay');
+    const before = Date.now();
+    const first = conn(fay, uid('inst-a'));
+    await a.connect(first);
+    await a.disconnect(first);
+    // The same cluster, but its next index write fails the way a moved slot's does in a failover.
+    let failNext = false;
+    const flaky = new Proxy(redis, {
+      get(target, prop) {
+        if (prop === 'zadd' && failNext) {
+          failNext = false;
+          return () => Promise.reject(new Error('MOVED 3300 127.0.0.1:1'));
+        }
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const p = new RedisPresence(flaky, { ttlMs });
+    failNext = true;
+    await expect(p.connect(conn(fay, uid('inst-b')))).rejects.toBeInstanceOf(BackendUnavailable);
+    // The client tries again at once (its refused upgrade), well within the TTL.
+    expect(await p.connect(conn(fay, uid('inst-b')))).toEqual({ first: true });
+    const { statuses, state } = await stored(fay, before);
+    expect(statuses).toEqual(['online', 'offline', 'online']);
+    expect(state?.status).toBe('online');
+  });
+});
+
+describe('RedisPresence: an expiry index entry that went missing', () => {
+  it('is put back by the next refresh, so the connection is reaped once its instance stops', async () => {
+    const ttlMs = 400;
+    const redis = await connectCluster({ nodes });
+    const a = new RedisPresence(redis, { ttlMs });
+    const gus = uid('gus');
+    const c: ConnRef = { id: uid('conn'), user: gus, instance: uid('inst') };
+    await a.connect(c);
+    // Lost in a failover (or claimed by a reaper before a late registration): every shard, since
+    // which one holds it is the store's business (`parley:{exp:<k>}`, src/presence/redis.ts).
+    for (let k = 0; k < 16; k++) await redis.zrem(`parley:{exp:${k}}`, JSON.stringify([c.id, c.user, c.instance]));
+    await a.refresh([c]);
+    // The instance stops refreshing: the reaper must find the connection and take the user offline.
+    await sleep(ttlMs + 100);
+    const reaped = (await a.reap()).filter((r) => r.conn.id === c.id);
+    expect(reaped).toMatchObject([{ offline: true }]);
+    expect((await a.status(gus)).status).toBe('offline');
+    redis.disconnect();
   });
 });
 
