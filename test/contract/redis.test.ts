@@ -71,7 +71,7 @@ async function groupOnHub(log: RedisRoomLog, cluster: Cluster) {
     hub.finishJoin(conn, room, { type: 'joined', room, epoch: head.epoch, seq: head.seq, recovered: true, messages: [], members: [] });
     return { conn, frames: sent.get(ws) as ServerFrame[] };
   };
-  return { room, olga: await socket('olga'), amy: await socket('amy') };
+  return { id, room, olga: await socket('olga'), amy: await socket('amy') };
 }
 
 readStateContract('redis cluster', async () => {
@@ -151,6 +151,20 @@ describe('redis room log', () => {
       await appendUnpublished(cluster, room, epoch, 'lost');
       await log.append(room, { from: 'olga', text: 'after the gap' });
       await waitFor(() => olga.frames.filter((f) => f.type === 'message').length === 2, "olga's two messages");
+      expect(amy.frames).toEqual([{ type: 'left', room, reason: 'removed' }]);
+    });
+
+    it('subscribes a group room again when ioredis re-subscribes, so a removal published after the catch-up still reaches the member', async () => {
+      const { log, cluster } = res.track(await makeRoomLog(DEFAULT_ROOMLOG_OPTIONS));
+      const { id, room, olga, amy } = await groupOnHub(log, cluster);
+      // The shard's subscriber came back without this room: ioredis forgets a re-SSUBSCRIBE that
+      // failed, and says `subscribersReady` before the others took effect.
+      await cluster.sunsubscribe(roomKeys(room).channel);
+      cluster.emit('subscribersReady');
+      await log.subscribe(room, () => undefined); // answered once the re-subscription and catch-up are done
+      await new RedisGroups(cluster).remove(id, 'olga', 'amy');
+      await log.append(room, { from: 'olga', text: 'after the removal' });
+      await waitFor(() => olga.frames.some((f) => f.type === 'message'), "olga's message");
       expect(amy.frames).toEqual([{ type: 'left', room, reason: 'removed' }]);
     });
 
