@@ -6,7 +6,9 @@ package main
 import (
 	"errors"
 	"net"
+	"net/http"
 	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
@@ -84,6 +86,15 @@ func errorKey(err error) string {
 		k = k[:100]
 	}
 	return k
+}
+
+// dialErrorKey is errorKey with the HTTP status of a refused upgrade ("bad handshake"), which tells
+// a balancer's 503 (no instance in rotation, or its queue timed out) from an instance's 429 or 503.
+func dialErrorKey(err error, resp *http.Response) string {
+	if resp == nil {
+		return errorKey(err)
+	}
+	return errorKey(err) + " (HTTP " + strconv.Itoa(resp.StatusCode) + ")"
 }
 
 // closeCode is the close frame's code, or 1006 when the connection ended without one.

@@ -155,10 +155,10 @@ func (s *session) connect(c *client, onJoined func(c *client, seq int64, message
 
 // serve dials, then reads the socket until it ends, and accounts for its end.
 func (s *session) serve(c *client, gen int) {
-	conn, _, err := dialer.Dial(s.cfg.proto.url(s.cfg.base, c.user), nil)
+	conn, resp, err := dialer.Dial(s.cfg.proto.url(s.cfg.base, c.user), nil)
 	if err != nil {
 		if !s.closing.Load() {
-			s.count(s.res.Errors, errorKey(err))
+			s.count(s.res.Errors, dialErrorKey(err, resp))
 		}
 		s.closed(c, gen, websocket.CloseAbnormalClosure)
 		return
