@@ -207,7 +207,8 @@ export class RoomSubscriptions {
    * sent its SSUBSCRIBEs, not once they took effect, and forgets one that failed. A SSUBSCRIBE of a
    * channel already subscribed changes nothing, and it is answered after ioredis's on the same
    * connection. Read before the subscription took effect, a group's member list could miss a removal
-   * published in between, which would never come.
+   * published in between, which would never come. (ioredis lists the channel once more for each
+   * SSUBSCRIBE, until the room is unsubscribed: one reference per room per topology change.)
    */
   async #resubscribed(channel: string, sub: Sub): Promise<void> {
     const subscribed = await this.#untilDone(sub, () => this.#bounded(this.#redis.ssubscribe(channel)));
