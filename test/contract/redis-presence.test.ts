@@ -16,7 +16,7 @@ import type { UserState } from '../../src/users/types.ts';
 import { PresenceWrites } from '../../workers/presence-job.ts';
 import { conversationsContract } from './conversations.ts';
 import { presenceContract } from './presence.ts';
-import { onOwnConnection } from './redis-util.ts';
+import { onOwnConnection, withCommand } from './redis-util.ts';
 import { sleep, uid } from './util.ts';
 
 const nodes = inject('redisNodes');
@@ -133,15 +133,10 @@ describe('RedisPresence: several instances on one cluster', () => {
     const before = Date.now();
     // The same cluster, but its next offline event write fails the way a moved slot's does.
     let failNext = false;
-    const flaky = new Proxy(redisA, {
-      get(target, prop) {
-        if (prop === 'xadd' && failNext) {
-          failNext = false;
-          return () => Promise.reject(new Error('MOVED 11819 127.0.0.1:1'));
-        }
-        const v = Reflect.get(target, prop) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
+    const flaky = withCommand(redisA, 'xadd', (xadd) => (...args) => {
+      if (!failNext) return xadd(...args);
+      failNext = false;
+      return Promise.reject(new Error('MOVED 11819 127.0.0.1:1'));
     });
     const p = new RedisPresence(flaky, { ttlMs });
     const c = conn(dave, instA);
@@ -216,15 +211,10 @@ describe('RedisPresence: the worker hears of every way back online (chaos seed 1
     await a.disconnect(first);
     // The same cluster, but its next index write fails the way a moved slot's does in a failover.
     let failNext = false;
-    const flaky = new Proxy(redis, {
-      get(target, prop) {
-        if (prop === 'zadd' && failNext) {
-          failNext = false;
-          return () => Promise.reject(new Error('MOVED 3300 127.0.0.1:1'));
-        }
-        const v = Reflect.get(target, prop) as unknown;
-        return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
-      },
+    const flaky = withCommand(redis, 'zadd', (zadd) => (...args) => {
+      if (!failNext) return zadd(...args);
+      failNext = false;
+      return Promise.reject(new Error('MOVED 3300 127.0.0.1:1'));
     });
     const p = new RedisPresence(flaky, { ttlMs });
     failNext = true;

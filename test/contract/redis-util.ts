@@ -22,3 +22,21 @@ export async function onOwnConnection<S extends { close(): Promise<void> }>(
     },
   };
 }
+
+type Command = (...args: unknown[]) => Promise<unknown>;
+
+/**
+ * The same cluster connection with one command answered by `replace` (given the real command), as
+ * a failover would answer it: refused, or never. Every other command goes through unchanged.
+ */
+export function withCommand(cluster: Cluster, name: keyof Cluster & string, replace: (real: Command) => Command): Cluster {
+  const real = (cluster[name] as Command).bind(cluster);
+  const replaced = replace(real);
+  return new Proxy(cluster, {
+    get(target, prop) {
+      if (prop === name) return replaced;
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}

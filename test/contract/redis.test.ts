@@ -15,7 +15,7 @@ import { RedisReadState } from '../../src/reads/redis.ts';
 import { RedisRoomLog } from '../../src/rooms/redis.ts';
 import { HEAD, roomKeys } from '../../src/rooms/redis-scripts.ts';
 import type { RoomEvent } from '../../src/rooms/types.ts';
-import { onOwnConnection } from './redis-util.ts';
+import { onOwnConnection, withCommand } from './redis-util.ts';
 import { readStateContract } from './reads.ts';
 import { DEFAULT_ROOMLOG_OPTIONS, roomLogContract } from './roomlog.ts';
 import { Resources, uid, waitFor } from './util.ts';
@@ -173,16 +173,9 @@ describe('redis room log', () => {
       const made = res.track(
         await onOwnConnection(nodes(), (cluster) => {
           // The room's head and members: the next `failReads` reads fail, as in a failover.
-          const failing = new Proxy(cluster, {
-            get(target, prop) {
-              const v = Reflect.get(target, prop) as unknown;
-              if (prop !== 'evalsha') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-              return (sha: string, ...rest: unknown[]) =>
-                sha === HEAD.sha && failReads-- > 0
-                  ? Promise.reject(new Error('CLUSTERDOWN The cluster is down'))
-                  : (target.evalsha as (...a: unknown[]) => Promise<unknown>)(sha, ...rest);
-            },
-          });
+          const failing = withCommand(cluster, 'evalsha', (evalsha) => (sha, ...rest) =>
+            sha === HEAD.sha && failReads-- > 0 ? Promise.reject(new Error('CLUSTERDOWN The cluster is down')) : evalsha(sha, ...rest),
+          );
           return new RedisRoomLog(failing, DEFAULT_ROOMLOG_OPTIONS);
         }),
       );
@@ -226,15 +219,10 @@ describe('redis room log', () => {
       const made = res.track(
         await onOwnConnection(nodes(), (cluster) => {
           // ssubscribe, the first time: sent nowhere, answered never.
-          const stuck = new Proxy(cluster, {
-            get(target, prop) {
-              if (prop === 'ssubscribe' && hangNext) {
-                hangNext = false;
-                return () => new Promise(() => undefined);
-              }
-              const v = Reflect.get(target, prop) as unknown;
-              return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-            },
+          const stuck = withCommand(cluster, 'ssubscribe', (ssubscribe) => (...args) => {
+            if (!hangNext) return ssubscribe(...args);
+            hangNext = false;
+            return new Promise(() => undefined);
           });
           return new RedisRoomLog(stuck, { ...DEFAULT_ROOMLOG_OPTIONS, callDeadlineMs: 300 });
         }),
