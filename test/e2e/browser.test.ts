@@ -1,7 +1,8 @@
 /**
  * The demo page in a real browser against the real server: two users in headless Chromium join the
  * same room, see each other online and read each other's messages; three users share a private
- * group whose owner adds and removes members; unread badges and "Seen by" follow two users' reads;
+ * group whose owner adds and removes members; unread badges and "Seen by" (in a direct room and a
+ * group, not in a public room) follow two users' reads;
  * one user edits, deletes and reacts, and the other sees it live and after a reload.
  * The API reference page at /docs shows every operation of /openapi.json without leaving the server.
  *
@@ -237,7 +238,7 @@ describe('demo page in Chromium', () => {
     expect(pageErrors).toEqual([]);
   }, 90_000);
 
-  it('unread badges count what a user has not read, and "Seen by" shows who read the last message', async () => {
+  it('unread badges count what a user has not read, and "Seen by" shows who read the last message in direct rooms and groups', async () => {
     const lobby = `e2e-rd-${Date.now().toString(36)}`;
     const [dana, erik, erik2] = await newPages(3);
     if (!dana || !erik || !erik2) throw new Error('no pages');
@@ -283,10 +284,29 @@ describe('demo page in Chromium', () => {
     // A public room shows no "Seen by".
     expect(await dana.locator('#seen').textContent()).toBe('');
 
+    // A group: dana creates one with erik and writes there. erik's page finds it with a badge of 1,
+    // and once he looks, dana sees that he has read her last message.
+    await dana.fill('#group-name', 'Reading club');
+    await dana.fill('#group-members', 'erik');
+    await dana.click('#group-create');
+    const created = dana.locator('#rooms li[data-kind="group"][aria-current="true"]');
+    await created.waitFor();
+    const group = (await created.getAttribute('data-room')) ?? '';
+    expect(group).toMatch(/^grp:/);
+    await say(dana, 'chapter one');
+    await messageFrom(dana, 'dana', 'chapter one').waitFor();
+    await dana.locator('#messages li.pending').waitFor({ state: 'detached' });
+    expect(await dana.locator('#seen').textContent()).toBe('');
+    await badge(erik, group).filter({ hasText: '1' }).waitFor({ timeout: 15_000 });
+    await erik.locator(`#rooms li[data-room="${group}"]`).click();
+    await messageFrom(erik, 'dana', 'chapter one').waitFor();
+    await dana.locator('#seen', { hasText: 'Seen by erik' }).waitFor();
+    await dana.screenshot({ path: join(dir, 'reads-dana-group.png') });
+
     await erik2.screenshot({ path: join(dir, 'reads-erik.png') });
-    console.log(`screenshots: ${dir}/reads-dana.png ${dir}/reads-erik.png`);
+    console.log(`screenshots: ${dir}/reads-dana.png ${dir}/reads-dana-group.png ${dir}/reads-erik.png`);
     expect(pageErrors).toEqual([]);
-  }, 90_000);
+  }, 120_000);
 
   it('the API reference page shows every operation of the document, loaded from this server only', async () => {
     const page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
