@@ -1,5 +1,6 @@
 /** The service's Prometheus metrics. One registry per app, so several apps can share a process. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { framesEncoded } from './realtime/codec.ts';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -42,6 +43,17 @@ export function createMetrics(instance: string, storeCounters: () => Record<stri
       name: 'parley_ws_frames_out_total',
       help: 'WebSocket frames written (a batch is one frame)',
       registers: [registry],
+    }),
+    framesEncoded: new Counter({
+      name: 'parley_frames_encoded_total',
+      help: 'Outbound frames serialized, by encoding (json, msgpack) and frame type: a room event once per encoding its local receivers speak, however many they are (batches reuse their events\' encodings and are not counted). Counted per process',
+      labelNames: ['encoding', 'type'] as const,
+      registers: [registry],
+      collect() {
+        // The counts live in the codec (src/realtime/codec.ts), so that encoding pays no label lookup.
+        this.reset();
+        for (const { encoding, type, n } of framesEncoded()) this.inc({ encoding, type }, n);
+      },
     }),
     dropped: new Counter({
       name: 'parley_dropped_frames_total',

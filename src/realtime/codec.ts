@@ -75,8 +75,28 @@ const refusal = (message: string): ParseResult => ({ ok: false, code: 'invalid_m
 const pack = (frame: object) => encoder.encode(frame) as Bytes;
 type Bytes = Uint8Array<ArrayBuffer>;
 
+/**
+ * Frames serialized in this process, by encoding and frame type (`parley_frames_encoded_total`): one
+ * per `encodeFrame` and one per encoding an `OutFrame` is made in. A batch is put together from its
+ * events' encodings and is not counted itself. Plain counts, so that the hot path pays one map update.
+ */
+const encoded: Record<Encoding, Map<string, number>> = { json: new Map(), msgpack: new Map() };
+
+function count(encoding: Encoding, frame: object): void {
+  const type = (frame as { type?: unknown }).type;
+  const key = typeof type === 'string' ? type : 'unknown';
+  const counts = encoded[encoding];
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+/** Every frame serialized in this process so far, by encoding and type. */
+export function framesEncoded(): { encoding: Encoding; type: string; n: number }[] {
+  return (['json', 'msgpack'] as const).flatMap((encoding) => [...encoded[encoding]].map(([type, n]) => ({ encoding, type, n })));
+}
+
 /** A frame written directly to one socket (not through the hub): text for JSON, bytes for MessagePack. */
 export function encodeFrame(encoding: Encoding, frame: object): string | Bytes {
+  count(encoding, frame);
   return encoding === 'json' ? JSON.stringify(frame) : pack(frame);
 }
 
@@ -109,14 +129,24 @@ export class OutFrame {
   /** The frame as JSON text. */
   get text(): string {
     if (this.#text === undefined) {
-      this.#text = this.#events ? `{"type":"batch","events":[${this.#events.map((e) => e.text).join(',')}]}` : JSON.stringify(this.#value);
+      if (this.#events) this.#text = `{"type":"batch","events":[${this.#events.map((e) => e.text).join(',')}]}`;
+      else {
+        this.#text = JSON.stringify(this.#value);
+        count('json', this.#value);
+      }
     }
     return this.#text;
   }
 
   /** The frame as MessagePack bytes. */
   get packed(): Bytes {
-    if (this.#packed === undefined) this.#packed = this.#events ? packBatch(this.#events) : pack(this.#value);
+    if (this.#packed === undefined) {
+      if (this.#events) this.#packed = packBatch(this.#events);
+      else {
+        this.#packed = pack(this.#value);
+        count('msgpack', this.#value);
+      }
+    }
     return this.#packed;
   }
 

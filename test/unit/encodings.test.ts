@@ -1,13 +1,15 @@
 /**
  * The two encodings (src/realtime/codec.ts): which subprotocol an upgrade gets, how inbound frames
  * of either kind are read, and that the hub encodes a room event once per encoding its members
- * speak, never once per socket, batches included. The hub is the real one; its feed and sockets are fakes.
+ * speak, never once per socket, batches included, and counts it so in `parley_frames_encoded_total`
+ * (test/e2e/encodings-cluster.test.ts: across instances). The hub is the real one; its feed and
+ * sockets are fakes.
  */
 import { Encoder, decode, encode } from '@msgpack/msgpack';
 import type { WSContext } from 'hono/ws';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LIMITS, type ServerFrame } from '@parley/client/wire';
-import { createMetrics } from '../../src/metrics.ts';
+import { type Metrics, createMetrics } from '../../src/metrics.ts';
 import { OutFrame, TOO_LARGE, chooseProtocol, encodingOf, readClientFrame } from '../../src/realtime/codec.ts';
 import { Conn } from '../../src/realtime/conn.ts';
 import { Hub } from '../../src/realtime/hub.ts';
@@ -111,6 +113,7 @@ describe('a room event to sockets of both encodings', () => {
   type Sent = { text?: string; binary?: Uint8Array };
   let handlers: Map<string, RoomHandler>;
   let hub: Hub;
+  let metrics: Metrics;
   let n = 0;
 
   beforeEach(() => {
@@ -123,9 +126,10 @@ describe('a room event to sockets of both encodings', () => {
       },
     };
     const sent = (ws: WSContext) => ws as unknown as Sent[];
+    metrics = createMetrics('test');
     hub = new Hub({
       feed,
-      metrics: createMetrics('test'),
+      metrics,
       sendBuffer: { soft: 1 << 20, hard: 1 << 22 },
       sockets: {
         send: (ws, frame) => void sent(ws).push({ text: frame.text }),
@@ -155,16 +159,25 @@ describe('a room event to sockets of both encodings', () => {
   };
   const message = (seq: number): RoomEvent => ({ type: 'message', message: { room: 'lobby', epoch: 'e', seq, from: 'bob', text: `m${seq}`, ts: 1_700_000_000_000 + seq } });
   const emit = (e: RoomEvent) => handlers.get('lobby')?.(e);
+  /** `parley_frames_encoded_total{type="message"}` by encoding, as /metrics shows it. */
+  const encodedMessages = async () => {
+    const { values } = await metrics.framesEncoded.get();
+    const of = (encoding: Encoding) => values.find((v) => v.labels.encoding === encoding && v.labels.type === 'message')?.value ?? 0;
+    return { json: of('json'), msgpack: of('msgpack') };
+  };
 
   it('is encoded once per encoding and the same bytes go to every socket of that encoding', async () => {
     const jsons = [await member('json'), await member('json'), await member('json')];
     const packs = [await member('msgpack'), await member('msgpack'), await member('msgpack')];
+    const before = await encodedMessages();
     const encodes = vi.spyOn(Encoder.prototype, 'encode');
     const stringify = vi.spyOn(JSON, 'stringify');
     emit(message(1));
     vi.advanceTimersByTime(0);
     expect(encodes).toHaveBeenCalledTimes(1);
     expect(stringify).toHaveBeenCalledTimes(1);
+    const after = await encodedMessages();
+    expect({ json: after.json - before.json, msgpack: after.msgpack - before.msgpack }).toEqual({ json: 1, msgpack: 1 });
     const text = jsons[0]?.[0]?.text;
     expect(JSON.parse(text ?? '')).toMatchObject({ type: 'message', seq: 1, text: 'm1' });
     for (const s of jsons) expect(s).toEqual([{ text }]);
@@ -185,10 +198,13 @@ describe('a room event to sockets of both encodings', () => {
   it('goes in the same batch to either kind of socket when several come in one turn', async () => {
     const json = await member('json');
     const pack = await member('msgpack');
+    const before = await encodedMessages();
     const encodes = vi.spyOn(Encoder.prototype, 'encode');
     for (let seq = 1; seq <= 3; seq++) emit(message(seq));
     vi.advanceTimersByTime(0);
     expect(encodes).toHaveBeenCalledTimes(3); // the events; the batch is put together from their bytes
+    const after = await encodedMessages();
+    expect({ json: after.json - before.json, msgpack: after.msgpack - before.msgpack }).toEqual({ json: 3, msgpack: 3 });
     const fromJson = JSON.parse(json[0]?.text ?? '') as { type: string; events: { seq: number }[] };
     expect(fromJson.type).toBe('batch');
     expect(fromJson.events.map((e) => e.seq)).toEqual([1, 2, 3]);
