@@ -31,12 +31,14 @@ export class Changes {
    */
   async apply(user: string, room: string, change: Change, cid?: string): Promise<ChangeAck> {
     const input = cid === undefined ? { ...change, from: user } : { ...change, from: user, cid };
-    const run = (archivedAuthor?: string) =>
-      this.#log.change(room, archivedAuthor === undefined ? input : { ...input, archivedAuthor }).catch(backendError('change', room));
+    const run = (archived?: { from: string; cid?: string }) =>
+      this.#log
+        .change(room, archived === undefined ? input : { ...input, archivedAuthor: archived.from, ...(archived.cid === undefined ? {} : { archivedCid: archived.cid }) })
+        .catch(backendError('change', room));
     let result = await run();
     if (result.outcome === 'in_archive') {
-      const author = await this.#archivedAuthor(room, result.epoch, change.target);
-      result = author === null ? { outcome: 'not_found' } : await run(author);
+      const archived = await this.#archived(room, result.epoch, change.target);
+      result = archived === null ? { outcome: 'not_found' } : await run(archived);
     }
     return this.#answer(result);
   }
@@ -60,10 +62,14 @@ export class Changes {
     }
   }
 
-  /** The author of a text message that only the archive holds; null when it holds none (or a deleted one). */
-  async #archivedAuthor(room: string, epoch: string, seq: number): Promise<string | null> {
+  /**
+   * The author (and cid, whose idempotency record a delete blanks) of a text message that only the
+   * archive holds; null when it holds none (or a deleted one).
+   */
+  async #archived(room: string, epoch: string, seq: number): Promise<{ from: string; cid?: string } | null> {
     if (!this.#archive) return null;
     const m = await this.#archive.at(room, epoch, seq).catch(backendError('archive read', room));
-    return m && m.kind === undefined && !m.deleted ? m.from : null;
+    if (!m || m.kind !== undefined || m.deleted) return null;
+    return m.cid === undefined ? { from: m.from } : { from: m.from, cid: m.cid };
   }
 }

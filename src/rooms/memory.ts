@@ -204,17 +204,19 @@ export class MemoryRoomLog implements RoomLog {
     return seq >= first ? room.log[seq - first] : undefined;
   }
 
-  /** A delete's erasure: the stored text of these entries (and of their idempotency records) is gone. */
+  /**
+   * A delete's erasure: the stored text of these entries is gone, and so is that of their idempotency
+   * records, whether the hot log still holds the entries or not (a pass over the room's records).
+   */
   #blank(room: Room, seqs: readonly number[]): void {
     const first = room.log[0]?.seq ?? room.seq + 1;
     for (const seq of seqs) {
       const held = this.#at(room, seq);
-      if (!held) continue;
-      const blank = { ...held, text: '' };
-      room.log[seq - first] = blank;
-      const key = held.cid === undefined ? undefined : `${held.from}\n${held.cid}`;
-      const rec = key === undefined ? undefined : room.sent.get(key);
-      if (rec?.message === held) rec.message = blank;
+      if (held) room.log[seq - first] = { ...held, text: '' };
+    }
+    const erased = new Set(seqs);
+    for (const rec of room.sent.values()) {
+      if (erased.has(rec.message.seq) && rec.message.text !== '') rec.message = { ...rec.message, text: '' };
     }
   }
 

@@ -7,14 +7,16 @@
  * - `parley:{<room>}:rxoff:<seq>:<emoji>` user → seq of the entry that took it back.
  *
  * A message's state (hash `:state`, field `<seq>`) is JSON: `{"from","rev"[,"text","edited"]
- * [,"deleted":true,"delSeq"][,"edits":[seq…]][,"reactions":[{"emoji","count","users"}…]]}`, where
- * `users` are the first `reactionUsersShown` of the emoji's sorted set.
+ * [,"deleted":true,"delSeq"][,"edits":[seq…]][,"cids":[cid…]][,"reactions":[{"emoji","count","users"}…]]}`,
+ * where `users` are the first `reactionUsersShown` of the emoji's sorted set and `cids` those of the
+ * message and its edits until a delete blanks their idempotency records (redis-erase.ts).
  */
 import { LIMITS, type Reaction } from '@parley/client/wire';
 import { UNCOUNTED_WINDOW } from '../reads/types.ts';
 import { parseJson } from '../redis/codecs/codec.ts';
 import * as RoomLogEntries from '../redis/codecs/room-log.ts';
 import { script } from '../redis/script.ts';
+import { ERASE } from './redis-erase.ts';
 import { roomKeys } from './redis-scripts.ts';
 import type { ChangeInput, ChangeResult, MessageState } from './types.ts';
 
@@ -27,12 +29,13 @@ export const CHANGED = { appended: 0, duplicate: 1, notMember: 2, notFound: 3, i
  * Change. KEYS: seq, epoch, log, cid key, channel, state, uncounted, erased, and for a group room
  * its roles hash (the sender must be in it; owners and admins may delete others' messages).
  * ARGV: room, from, kind (edit|delete|reaction), target, text, emoji, on ('1'|'0'), cid, has cid,
- * hot window, idempotency TTL ms, key prefix (`roomKeys(room).tag`), the target's author from the
- * archive ('' = none).
+ * hot window, idempotency TTL ms, key prefix (`roomKeys(room).tag`), the target's author and cid
+ * from the archive ('' = none).
  * Returns {0, entry JSON} appended; {1, entry JSON} duplicate; {2} not a member; {3} not found;
  * {4, epoch} look in the archive; {5, seq, ts, epoch} unchanged; {6} forbidden; {7} too many reactions.
  */
 export const CHANGE = script(`
+${ERASE}
 local from, kind, tstr, tag = ARGV[2], ARGV[3], ARGV[4], ARGV[12]
 local role = false
 if KEYS[9] then
@@ -57,19 +60,22 @@ if raw then
   st = cjson.decode(raw)
 else
   local e = redis.call('XRANGE', KEYS[3], tstr .. '-0', tstr .. '-0')[1]
-  local author
+  local author, cid
   if e then
     local m = cjson.decode(e[2][2])
     if m['kind'] then return {3} end
-    author = m['from']
+    author, cid = m['from'], m['cid']
   elseif redis.call('ZCOUNT', KEYS[8], target, target) > 0 then
     return {3}
   elseif ARGV[13] ~= '' then
     author = ARGV[13]
+    if ARGV[14] ~= '' then cid = ARGV[14] end
   else
     return {4, epoch}
   end
   st = {from = author, rev = target}
+  -- The cids of the message and its edits: a delete blanks their idempotency records (redis-erase.ts).
+  if cid then st['cids'] = {cid} end
 end
 
 if st['deleted'] then
@@ -113,28 +119,19 @@ if kind == 'edit' then
   local edits = st['edits'] or {}
   edits[#edits + 1] = seq
   st['edits'] = edits
+  if hasCid then
+    local cids = st['cids'] or {}
+    cids[#cids + 1] = ARGV[8]
+    st['cids'] = cids
+  end
 elseif kind == 'delete' then
   st['deleted'] = true
   st['delSeq'] = seq
   st['text'] = nil
   st['edited'] = nil
   st['reactions'] = nil
-  -- Erase the text of the message and of its edits: out of the stream, blanked into the erased set,
-  -- and out of their idempotency records.
-  local erase = {target}
-  for _, s in ipairs(st['edits'] or {}) do erase[#erase + 1] = s end
-  for _, s in ipairs(erase) do
-    local id = string.format('%d', s) .. '-0'
-    local e = redis.call('XRANGE', KEYS[3], id, id)[1]
-    if e then
-      local m = cjson.decode(e[2][2])
-      m['text'] = ''
-      local blank = cjson.encode(m)
-      redis.call('XDEL', KEYS[3], id)
-      redis.call('ZADD', KEYS[8], s, blank)
-      if m['cid'] then redis.call('SET', tag .. ':cid:' .. m['from'] .. ':' .. m['cid'], blank, 'XX', 'KEEPTTL') end
-    end
-  end
+  erase(tag, KEYS[3], KEYS[8], target, st)
+  st['cids'] = nil
   -- Erased entries a hot window below the stream's first are no longer read (see READ's oldest).
   local first = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)[1]
   if first then
@@ -193,7 +190,7 @@ export function changeCall(room: string, input: ChangeInput, opts: { hotWindow: 
     room, input.from, input.kind, input.target, input.kind === 'edit' ? input.text : '',
     input.kind === 'reaction' ? input.emoji : '', input.kind === 'reaction' && input.on ? '1' : '0',
     cid, input.cid === undefined ? '0' : '1', opts.hotWindow, opts.idempotencyTtlMs, k.tag,
-    input.archivedAuthor ?? '',
+    input.archivedAuthor ?? '', input.archivedCid ?? '',
   ];
   return { keys, args };
 }

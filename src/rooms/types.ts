@@ -28,6 +28,8 @@ export type ChangeInput = Change & {
   cid?: string;
   /** The target's author, found in the archive after an `in_archive` answer. */
   archivedAuthor?: string;
+  /** The target's cid, found there too: a delete blanks the idempotency record it may still have. */
+  archivedCid?: string;
 };
 
 /**

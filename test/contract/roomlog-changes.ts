@@ -83,6 +83,21 @@ export function roomLogChangesContract(use: UseRoomLog): void {
       expect((await log.read(r, { after: 2, limit: 5 })).messages.map((x) => x.seq)).toEqual([3, 4]);
     });
 
+    it('deletes beyond the hot log: resends of the message and of its edits answer blank entries', async () => {
+      const log = await use({ hotWindow: 10 });
+      const r = room();
+      await log.append(r, { from: 'alice', text: 'secret', cid: 's-1' });
+      await appended(log, r, { kind: 'edit', target: 1, text: 'secret 2', from: 'alice', cid: 'e-1' });
+      await log.append(r, { from: 'alice', text: 'secret 3', cid: 's-3' });
+      for (let i = 0; i < 300; i++) await log.append(r, { from: 'bob', text: `m${i}` });
+      await appended(log, r, { kind: 'delete', target: 1, from: 'alice' }); // known by its state (edited)
+      expect(await log.change(r, { kind: 'delete', target: 3, from: 'alice' })).toMatchObject({ outcome: 'in_archive' });
+      await appended(log, r, { kind: 'delete', target: 3, from: 'alice', archivedAuthor: 'alice', archivedCid: 's-3' });
+      expect((await log.append(r, { from: 'alice', text: 'secret', cid: 's-1' })).message).toMatchObject({ seq: 1, text: '' });
+      expect(await log.change(r, { kind: 'edit', target: 1, text: 'secret 2', from: 'alice', cid: 'e-1' })).toMatchObject({ outcome: 'duplicate', message: { seq: 2, text: '' } });
+      expect((await log.append(r, { from: 'alice', text: 'secret 3', cid: 's-3' })).message).toMatchObject({ seq: 3, text: '' });
+    });
+
     it('after a delete: edits and reactions are not_found, a second delete appends nothing', async () => {
       const log = await use();
       const r = room();
