@@ -1,18 +1,23 @@
 /**
  * In-process read state: the embedded default. The room log's append tells it of every message
- * (`appended`, wired in deps.ts), which keeps each room's head and the index of each author's own
- * messages the unread count subtracts (see `types.ts`).
+ * (`appended`, wired in deps.ts), which keeps each room's head and the indexes the unread count
+ * subtracts (see `types.ts`), each a sorted array of its window and a bitmap of what left it.
  */
 import type { Message } from '@parley/client/wire';
 import type { Signal } from '../rooms/types.ts';
-import { type MarkResult, type ReadHandler, type ReadState, UNCOUNTED_WINDOW, UNREAD_CAP, UNREAD_WINDOW, type UnreadCount } from './types.ts';
+import { SeqBits } from './seq-bits.ts';
+import { DEFAULT_WINDOWS, type IndexWindows, type MarkResult, type ReadHandler, type ReadState, UNREAD_CAP, type UnreadCount } from './types.ts';
 
 type Room = {
   head: number;
-  /** Author → seqs of their text messages, ascending, the last `UNREAD_WINDOW` kept. */
+  /** Author → seqs of their text messages, ascending, the last `windows.own` kept. */
   own: Map<string, number[]>;
-  /** Seqs that are not a live text message (edits, deletes, reactions, deleted messages), ascending, the last `UNCOUNTED_WINDOW`. */
+  /** Author → their text messages that left `own`, above their position when they left. */
+  ownBits: Map<string, SeqBits>;
+  /** Seqs that are not a live text message (edits, deletes, reactions, deleted messages), ascending, the last `windows.uncounted`. */
   uncounted: number[];
+  /** Those that left `uncounted`. */
+  uncountedBits: SeqBits;
   /** User → position. */
   reads: Map<string, number>;
   /** The last message appended. */
@@ -22,16 +27,20 @@ type Room = {
 export type MemoryReadStateOptions = {
   /** Publishes a receipt on the room's channel (`MemoryRoomLog.signal`). */
   signal: (room: string, event: Signal) => Promise<void>;
+  /** The indexes' windows (default `DEFAULT_WINDOWS`). */
+  windows?: IndexWindows;
 };
 
 export class MemoryReadState implements ReadState {
   readonly #rooms = new Map<string, Room>();
   readonly #watchers = new Map<string, Set<ReadHandler>>();
   readonly #signal: MemoryReadStateOptions['signal'];
+  readonly #windows: IndexWindows;
   #closed = false;
 
   constructor(opts: MemoryReadStateOptions) {
     this.#signal = opts.signal;
+    this.#windows = opts.windows ?? DEFAULT_WINDOWS;
   }
 
   /**
@@ -44,17 +53,26 @@ export class MemoryReadState implements ReadState {
     room.head = Math.max(room.head, entry.seq);
     room.last = entry;
     if (entry.kind !== undefined) {
-      insertTrimmed(room.uncounted, entry.seq, UNCOUNTED_WINDOW);
+      this.#uncount(room, entry.seq);
     } else {
       let own = room.own.get(entry.from);
       if (!own) room.own.set(entry.from, (own = []));
-      insertTrimmed(own, entry.seq, UNREAD_WINDOW);
+      const left = insertTrimmed(own, entry.seq, this.#windows.own);
+      if (left.length > 0) {
+        // Only seqs above the author's position can ever count for them again.
+        const position = room.reads.get(entry.from) ?? 0;
+        let bits = room.ownBits.get(entry.from);
+        if (!bits) room.ownBits.set(entry.from, (bits = new SeqBits()));
+        bits.dropUpTo(position);
+        for (const seq of left) if (seq > position) bits.add(seq);
+      }
     }
     if (!deleted) return;
     const own = room.own.get(deleted.from);
     const at = own ? countUpTo(own, deleted.seq) - 1 : -1;
     if (own && own[at] === deleted.seq) own.splice(at, 1);
-    insertTrimmed(room.uncounted, deleted.seq, UNCOUNTED_WINDOW);
+    else room.ownBits.get(deleted.from)?.remove(deleted.seq);
+    this.#uncount(room, deleted.seq);
   }
 
   async mark(user: string, roomName: string, seq: number, opts: { receipts: boolean }): Promise<MarkResult> {
@@ -84,7 +102,9 @@ export class MemoryReadState implements ReadState {
       if (!room) return { lastRead: null, unread: 0, latest: { seq: 0 } };
       const stored = room.reads.get(user);
       const last = Math.min(stored ?? 0, room.head);
-      const n = room.head - last - countAfter(room.own.get(user) ?? [], last) - countAfter(room.uncounted, last);
+      // The bitmaps hold nothing after a position within the windows: there they cost O(1).
+      const own = countAfter(room.own.get(user) ?? [], last) + (room.ownBits.get(user)?.countAbove(last) ?? 0);
+      const n = room.head - last - own - countAfter(room.uncounted, last) - room.uncountedBits.countAbove(last);
       const latest = room.last ? { seq: room.head, message: room.last } : { seq: room.head };
       return { lastRead: stored ?? null, unread: Math.min(UNREAD_CAP, Math.max(0, n)), latest };
     });
@@ -124,8 +144,16 @@ export class MemoryReadState implements ReadState {
 
   #room(name: string): Room {
     let room = this.#rooms.get(name);
-    if (!room) this.#rooms.set(name, (room = { head: 0, own: new Map(), uncounted: [], reads: new Map(), last: null }));
+    if (!room) {
+      room = { head: 0, own: new Map(), ownBits: new Map(), uncounted: [], uncountedBits: new SeqBits(0), reads: new Map(), last: null };
+      this.#rooms.set(name, room);
+    }
     return room;
+  }
+
+  /** `seq` is not a live text message: into the uncounted index, what leaves it into its bitmap. */
+  #uncount(room: Room, seq: number): void {
+    for (const left of insertTrimmed(room.uncounted, seq, this.#windows.uncounted)) room.uncountedBits.add(left);
   }
 
   #check(): void {
@@ -152,12 +180,13 @@ function countAfter(seqs: readonly number[], after: number): number {
 
 /**
  * Inserts `seq` into the ascending `seqs` (at the end, but for a deleted message's), keeping the
- * last `window`; trimmed in steps, like the Redis indexes, so appends stay O(1) amortised.
+ * last `window`; trimmed in steps, like the Redis indexes, so appends stay O(1) amortised. Returns
+ * the seqs trimmed.
  */
-function insertTrimmed(seqs: number[], seq: number, window: number): void {
+function insertTrimmed(seqs: number[], seq: number, window: number): number[] {
   const at = countUpTo(seqs, seq);
-  if (seqs[at - 1] === seq) return;
+  if (seqs[at - 1] === seq) return [];
   if (at === seqs.length) seqs.push(seq);
   else seqs.splice(at, 0, seq);
-  if (seqs.length > window + 64) seqs.splice(0, seqs.length - window);
+  return seqs.length > window + 64 ? seqs.splice(0, seqs.length - window) : [];
 }

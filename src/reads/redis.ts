@@ -5,7 +5,8 @@
  *
  * - `parley:{<room>}:reads` hash user → position;
  * - `parley:{<room>}:seq` the room's head, `parley:{<room>}:own:<user>` and `parley:{<room>}:uncounted`
- *   (see `types.ts`), kept by the room log's append script;
+ *   (see `types.ts`), kept by the room log's append script, and what left them past their windows
+ *   (`redis-index.ts`);
  * - `parley:{u:<user>}:reads` shard channel: the user's read events, for every instance with one of
  *   the user's sockets (next to the user's presence keys);
  * - `parley:reads:{p<n>}` streams of moved positions, for the worker that copies them to MongoDB
@@ -22,7 +23,8 @@ import * as RoomLogEntries from '../redis/codecs/room-log.ts';
 import { CALL_DEADLINE_MS, unavailable, withDeadline } from '../redis/connection.ts';
 import { runScript, script } from '../redis/script.ts';
 import { roomKeys } from '../rooms/redis-scripts.ts';
-import { type MarkResult, type ReadEvent, type ReadHandler, type ReadState, UNREAD_CAP, type UnreadCount } from './types.ts';
+import { SPILLED } from './redis-index.ts';
+import { DEFAULT_WINDOWS, type IndexWindows, type MarkResult, type ReadEvent, type ReadHandler, type ReadState, UNREAD_CAP, type UnreadCount } from './types.ts';
 
 /** Positions kept per stream partition, for a worker (or MongoDB) that is behind. */
 const STREAM_MAXLEN = 100_000;
@@ -45,15 +47,18 @@ return {1, want}
 `);
 
 /**
- * Unread. KEYS: seq, reads, own index of the user, uncounted, log. ARGV: user.
+ * Unread. KEYS: seq, reads, own index of the user, uncounted, log (and, on the room's slot, the
+ * bitmaps of `redis-index.ts`, named by the script). ARGV: user, own window, uncounted window.
  * Returns { has position (0|1), position, unread capped, head, last entry's fields or nil }.
  */
 const UNREAD = script(`
+${SPILLED}
 local head = tonumber(redis.call('GET', KEYS[1]) or '0')
 local stored = redis.call('HGET', KEYS[2], ARGV[1])
 local last = math.min(tonumber(stored or '0'), head)
 local from = '(' .. string.format('%d', last)
 local n = head - last - redis.call('ZCOUNT', KEYS[3], from, '+inf') - redis.call('ZCOUNT', KEYS[4], from, '+inf')
+  - spilled(string.sub(KEYS[1], 1, -5), ARGV[1], last, head, tonumber(ARGV[2]), tonumber(ARGV[3]))
 if n < 0 then n = 0 end
 if n > ${UNREAD_CAP} then n = ${UNREAD_CAP} end
 local last = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)[1]
@@ -72,10 +77,13 @@ export class RedisReadState implements ReadState {
   /** By user channel. One RedisReadState per connection: ioredis keeps no per-caller channel counts. */
   readonly #watchers = new Map<string, Set<ReadHandler>>();
   readonly #onMessage = (channel: string, payload: string) => this.#receive(channel, payload);
+  readonly #windows: IndexWindows;
   #closed = false;
 
-  constructor(cluster: Cluster) {
+  /** `windows`: those the room log's append was given (default `DEFAULT_WINDOWS`). */
+  constructor(cluster: Cluster, opts: { windows?: IndexWindows } = {}) {
     this.#redis = cluster;
+    this.#windows = opts.windows ?? DEFAULT_WINDOWS;
     cluster.on('smessage', this.#onMessage);
   }
 
@@ -106,7 +114,7 @@ export class RedisReadState implements ReadState {
     const replies = await Promise.all(
       rooms.map((room) => {
         const k = roomKeys(room);
-        return runScript(this.#redis, UNREAD, [k.seq, k.reads, k.own(user), k.uncounted, k.log], [user]);
+        return runScript(this.#redis, UNREAD, [k.seq, k.reads, k.own(user), k.uncounted, k.log], [user, this.#windows.own, this.#windows.uncounted]);
       }),
     ).catch(unavailable);
     return replies.map((reply) => {

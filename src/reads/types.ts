@@ -9,10 +9,17 @@
  *     unread = (head − S) − |own(u) ∩ (S, head]| − |uncounted ∩ (S, head]|
  *
  * where `head` is the room's latest seq, `own(u)` the seqs of u's own text messages (the log's
- * append adds each one, keeping the last `UNREAD_WINDOW` per author and room), and `uncounted` the
- * seqs that are not a live text message: every edit, delete and reaction appended to the log goes
- * there, and a delete also puts the deleted message's seq there and takes it out of its author's
- * `own`, which decrements the count of every reader behind it and of nobody else. Each term is one counter read or one range count: O(log n).
+ * append adds each one), and `uncounted` the seqs that are not a live text message: every edit,
+ * delete and reaction appended to the log goes there, and a delete also puts the deleted message's
+ * seq there and takes it out of its author's `own`, which decrements the count of every reader
+ * behind it and of nobody else. Each term is one counter read or one range count: O(log n).
+ *
+ * Each index is a sorted set of its last `window` seqs (`IndexWindows`). What a step of appends
+ * pushes out of it moves into a bitmap of the same seqs (one bit per seq of the span it covers;
+ * `own(u)` keeps only seqs above u's position, which never moves back), so the count stays exact
+ * however far behind the position is. A spilled seq has a window's worth of the index above it, so
+ * only a position more than a window behind the head can have spilled seqs after it: the bitmaps are
+ * read only then, and the common count costs what it did.
  */
 
 import type { Latest } from '../rooms/types.ts';
@@ -20,17 +27,19 @@ import type { Latest } from '../rooms/types.ts';
 /** The unread count is exact up to this and says this beyond (docs/protocol.md). */
 export const UNREAD_CAP = 1000;
 
-/**
- * Own text messages indexed per author and room, the newest first kept. `unread` is exact while the
- * user posted fewer than this many messages in the room after their read position.
- */
+/** Own text messages kept per author and room in the sorted index; older ones are in its bitmap. */
 export const UNREAD_WINDOW = 2000;
 
-/**
- * Seqs of a room that are not a live text message, the newest kept. `unread` is exact while fewer
- * than this many edits, deletes and reactions came after the user's read position.
- */
+/** Seqs of a room that are not a live text message kept in the sorted index; older ones are in its bitmap. */
 export const UNCOUNTED_WINDOW = 20_000;
+
+/**
+ * The windows of the two indexes. The room log's append (which fills them) and the read state (which
+ * counts with them) must be given the same; tests lower them to go past them quickly.
+ */
+export type IndexWindows = { own: number; uncounted: number };
+
+export const DEFAULT_WINDOWS: IndexWindows = { own: UNREAD_WINDOW, uncounted: UNCOUNTED_WINDOW };
 
 /** What `mark` did: `seq` is the stored position afterwards; `moved` when it went forward. */
 export type MarkResult = { seq: number; moved: boolean };

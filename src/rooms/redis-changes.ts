@@ -12,7 +12,8 @@
  * message and its edits until a delete blanks their idempotency records (redis-erase.ts).
  */
 import { LIMITS, type Reaction } from '@parley/client/wire';
-import { UNCOUNTED_WINDOW } from '../reads/types.ts';
+import { SPILL_UNCOUNTED } from '../reads/redis-index.ts';
+import { DEFAULT_WINDOWS, type IndexWindows } from '../reads/types.ts';
 import { parseJson } from '../redis/codecs/codec.ts';
 import * as RoomLogEntries from '../redis/codecs/room-log.ts';
 import { script } from '../redis/script.ts';
@@ -30,12 +31,13 @@ export const CHANGED = { appended: 0, duplicate: 1, notMember: 2, notFound: 3, i
  * its roles hash (the sender must be in it; owners and admins may delete others' messages).
  * ARGV: room, from, kind (edit|delete|reaction), target, text, emoji, on ('1'|'0'), cid, has cid,
  * hot window, idempotency TTL ms, key prefix (`roomKeys(room).tag`), the target's author and cid
- * from the archive ('' = none).
+ * from the archive ('' = none), uncounted-index window.
  * Returns {0, entry JSON} appended; {1, entry JSON} duplicate; {2} not a member; {3} not found;
  * {4, epoch} look in the archive; {5, seq, ts, epoch} unchanged; {6} forbidden; {7} too many reactions.
  */
 export const CHANGE = script(`
 ${ERASE}
+${SPILL_UNCOUNTED}
 local from, kind, tstr, tag = ARGV[2], ARGV[3], ARGV[4], ARGV[12]
 local role = false
 if KEYS[9] then
@@ -108,8 +110,8 @@ if kind == 'reaction' then json = json .. ',"emoji":' .. cjson.encode(ARGV[6]) .
 json = json .. '}'
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[10], seqStr .. '-0', '${FIELD}', json)
 if hasCid then redis.call('SET', KEYS[4], json, 'PX', ARGV[11]) end
-if redis.call('ZADD', KEYS[7], seq, seqStr) == 1 and redis.call('ZCARD', KEYS[7]) > ${UNCOUNTED_WINDOW + 64} then
-  redis.call('ZREMRANGEBYRANK', KEYS[7], 0, -${UNCOUNTED_WINDOW + 1})
+if redis.call('ZADD', KEYS[7], seq, seqStr) == 1 and redis.call('ZCARD', KEYS[7]) > tonumber(ARGV[15]) + 64 then
+  spillUncounted(tag, KEYS[7], tonumber(ARGV[15]))
 end
 
 st['rev'] = seq
@@ -138,7 +140,7 @@ elseif kind == 'delete' then
     redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', '(' .. (tonumber(string.match(first[1], '^(%d+)')) - tonumber(ARGV[10])))
   end
   redis.call('ZADD', KEYS[7], target, tstr)
-  redis.call('ZREM', tag .. ':own:' .. st['from'], tstr)
+  if redis.call('ZREM', tag .. ':own:' .. st['from'], tstr) == 0 then unspillOwn(tag, st['from'], target) end
 else
   if ARGV[7] == '1' then
     redis.call('ZREM', offKey, from)
@@ -181,7 +183,7 @@ return redis.call('HMGET', KEYS[2], unpack(ARGV, 2))
 `);
 
 /** The keys and arguments of CHANGE for `input` in `room`. */
-export function changeCall(room: string, input: ChangeInput, opts: { hotWindow: number; idempotencyTtlMs: number }) {
+export function changeCall(room: string, input: ChangeInput, opts: { hotWindow: number; idempotencyTtlMs: number; windows?: IndexWindows }) {
   const k = roomKeys(room);
   const cid = input.cid ?? '';
   const keys = [k.seq, k.epoch, k.log, k.cid(input.from, cid), k.channel, k.state, k.uncounted, k.erased];
@@ -190,7 +192,7 @@ export function changeCall(room: string, input: ChangeInput, opts: { hotWindow: 
     room, input.from, input.kind, input.target, input.kind === 'edit' ? input.text : '',
     input.kind === 'reaction' ? input.emoji : '', input.kind === 'reaction' && input.on ? '1' : '0',
     cid, input.cid === undefined ? '0' : '1', opts.hotWindow, opts.idempotencyTtlMs, k.tag,
-    input.archivedAuthor ?? '', input.archivedCid ?? '',
+    input.archivedAuthor ?? '', input.archivedCid ?? '', (opts.windows ?? DEFAULT_WINDOWS).uncounted,
   ];
   return { keys, args };
 }

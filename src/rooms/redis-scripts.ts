@@ -4,7 +4,7 @@
  * `{room}`, so one script acts on one shard atomically. The log stream's entries: see
  * `src/redis/codecs/room-log.ts`.
  */
-import { UNREAD_WINDOW } from '../reads/types.ts';
+import { SPILL_OWN } from '../reads/redis-index.ts';
 import * as RoomLogEntries from '../redis/codecs/room-log.ts';
 import { script } from '../redis/script.ts';
 
@@ -29,10 +29,17 @@ export function roomKeys(room: string) {
     group: `${tag}:group`,
     /** Read positions: hash user → seq (src/reads/redis.ts). */
     reads: `${tag}:reads`,
-    /** Sorted set of the seqs of `user`'s own text messages, the last UNREAD_WINDOW (written by APPEND). */
+    /** Sorted set of the seqs of `user`'s own text messages, the last `IndexWindows.own` (written by APPEND). */
     own: (user: string) => `${tag}:own:${user}`,
     /** Sorted set of seqs that are not a live text message: not counted as unread (src/reads/types.ts). */
     uncounted: `${tag}:uncounted`,
+    /**
+     * What left those two past their windows: bitmaps, and the base of each user's. The scripts of
+     * src/reads/redis-index.ts name these keys themselves from the tag; listed here for the layout.
+     */
+    ownBits: (user: string) => `${tag}:ownbits:${user}`,
+    ownBase: `${tag}:ownbase`,
+    uncountedBits: `${tag}:uncbits`,
     /** v1.1: hash seq → state JSON of each text message an edit, delete or reaction targeted (`redis-changes.ts`). */
     state: `${tag}:state`,
     /**
@@ -52,15 +59,17 @@ const FIELD = RoomLogEntries.FIELD.message;
 
 /**
  * Append. KEYS: seq, epoch, log, cid key (unused without a cid), channel, the sender's own-message
- * index (read state's unread count: one ZADD, and a trim to the last UNREAD_WINDOW now and then),
+ * index (read state's unread count: one ZADD, and now and then a spill past its window into the
+ * sender's bitmap, src/reads/redis-index.ts),
  * and for a group room only its members hash: the sender must be in it, checked in the same step
  * (a removal is ordered either before the check or after the message's publication). Public and
  * direct rooms pass no seventh key and pay nothing for it.
  * ARGV: room, from, text, cid ('' = none), has cid ('1'|'0'), new epoch, hot window, idempotency
- * TTL ms, publish ('1'|'0'; '0' only in tests that simulate a lost publication).
+ * TTL ms, publish ('1'|'0'; '0' only in tests that simulate a lost publication), own-index window.
  * Returns { duplicate (0|1), message JSON }, or { 2, '' } when the sender is not a group member.
  */
 export const APPEND = script(`
+${SPILL_OWN}
 if KEYS[7] and redis.call('HEXISTS', KEYS[7], ARGV[2]) == 0 then return {2, ''} end
 local hasCid = ARGV[5] == '1'
 if hasCid then
@@ -84,8 +93,8 @@ json = json .. '}'
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], string.format('%d', seq) .. '-0', '${FIELD}', json)
 if hasCid then redis.call('SET', KEYS[4], json, 'PX', ARGV[8]) end
 local seqStr = string.format('%d', seq)
-if redis.call('ZADD', KEYS[6], seq, seqStr) == 1 and redis.call('ZCARD', KEYS[6]) > ${UNREAD_WINDOW + 64} then
-  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -${UNREAD_WINDOW + 1})
+if redis.call('ZADD', KEYS[6], seq, seqStr) == 1 and redis.call('ZCARD', KEYS[6]) > tonumber(ARGV[10]) + 64 then
+  spillOwn(string.sub(KEYS[1], 1, -5), ARGV[2], KEYS[6], tonumber(ARGV[10]))
 end
 if ARGV[9] == '1' then
   redis.call('SPUBLISH', KEYS[5], '{"type":"message","message":' .. json .. '}')

@@ -6,6 +6,7 @@
  */
 import type { Cluster } from 'ioredis';
 import { ArchiveFeed } from '../archive/redis.ts';
+import { DEFAULT_WINDOWS, type IndexWindows } from '../reads/types.ts';
 import type { Message } from '@parley/client/wire';
 import * as RoomLogEntries from '../redis/codecs/room-log.ts';
 import { unavailable } from '../redis/connection.ts';
@@ -26,6 +27,8 @@ export type RedisRoomLogOptions = {
   idempotencyTtlMs: number;
   /** Longest a sharded (un)subscribe may wait for its answer (default `CALL_DEADLINE_MS`). */
   callDeadlineMs?: number;
+  /** The unread indexes' windows (default `DEFAULT_WINDOWS`); the read state must be given the same. */
+  windows?: IndexWindows;
 };
 
 export class RedisRoomLog implements RoomLog {
@@ -53,7 +56,7 @@ export class RedisRoomLog implements RoomLog {
     const reply = await this.#call(() =>
       runScript(this.#redis, APPEND, keys, [
         room, input.from, input.text, cid, input.cid === undefined ? '0' : '1',
-        newEpoch(), this.#opts.hotWindow, this.#opts.idempotencyTtlMs, '1',
+        newEpoch(), this.#opts.hotWindow, this.#opts.idempotencyTtlMs, '1', (this.#opts.windows ?? DEFAULT_WINDOWS).own,
       ]),
     );
     if (!Array.isArray(reply)) throw new Error('append: unexpected reply');

@@ -31,9 +31,9 @@ groupsContract('memory', async () => {
   return { groups, log, cleanup: async () => void (await Promise.all([groups.close(), log.close()])) };
 });
 
-readStateContract('memory', async (peerOf) => {
+readStateContract('memory', async (peerOf, windows) => {
   if (peerOf) return { ...peerOf, cleanup: async () => {} };
-  const log: MemoryRoomLog = new MemoryRoomLog({ hotWindow: 1000, idempotencyTtlMs: 60_000, onAppend: (m) => reads.appended(m) });
-  const reads = new MemoryReadState({ signal: (room, event) => log.signal(room, event) });
+  const log: MemoryRoomLog = new MemoryRoomLog({ hotWindow: 1000, idempotencyTtlMs: 60_000, onAppend: (m, deleted) => reads.appended(m, deleted) });
+  const reads = new MemoryReadState({ signal: (room, event) => log.signal(room, event), ...(windows ? { windows } : {}) });
   return { reads, log, cleanup: async () => void (await Promise.all([reads.close(), log.close()])) };
 });

@@ -4,16 +4,17 @@
  * calls `readStateContract` with its factory.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ReadEvent, ReadState } from '../../src/reads/types.ts';
+import { type IndexWindows, type ReadEvent, type ReadState, UNREAD_WINDOW } from '../../src/reads/types.ts';
 import type { RoomEvent, RoomLog } from '../../src/rooms/types.ts';
 import { Resources, sleep, uid, waitFor } from './util.ts';
 
 type Made = { reads: ReadState; log: RoomLog; cleanup(): Promise<void> };
 /**
  * Makes a store and its room log; with `peerOf`, another instance's view of the same backend (a
- * second connection to the cluster; the same stores in memory).
+ * second connection to the cluster; the same stores in memory). `windows`: the unread indexes'
+ * windows to give both, lowered to go past them in a few hundred entries.
  */
-export type ReadStateFactory = (peerOf?: Made) => Promise<Made>;
+export type ReadStateFactory = (peerOf?: Made, windows?: IndexWindows) => Promise<Made>;
 
 const PUBLIC = { receipts: false };
 const RECEIPTS = { receipts: true };
@@ -22,7 +23,7 @@ export function readStateContract(name: string, make: ReadStateFactory): void {
   describe(`ReadState contract: ${name}`, () => {
     const res = new Resources();
     afterEach(() => res.cleanup());
-    const use = async (peerOf?: Made) => res.track(await make(peerOf));
+    const use = async (peerOf?: Made, windows?: IndexWindows) => res.track(await make(peerOf, windows));
     /** `unread` without the rooms' last messages (checked on their own below). */
     const countsOf = async (reads: ReadState, user: string, rooms: string[]) => (await reads.unread(user, rooms)).map(({ lastRead, unread }) => ({ lastRead, unread }));
     const post = async (log: RoomLog, room: string, from: string, n = 1) => {
@@ -123,6 +124,99 @@ export function readStateContract(name: string, make: ReadStateFactory): void {
         const brute = texts.filter((from, j) => j + 1 > last && from !== null && from !== u).length;
         expect(counts[i]?.[0]?.unread, `unread of user ${i}`).toBe(brute);
       });
+    });
+
+    it('stays exact after more of the user\'s own messages than the window: 5, not 1000', async () => {
+      const { reads, log } = await use(undefined, { own: 20, uncounted: 20 });
+      const [room, alice, bob] = [uid('room'), uid('alice'), uid('bob')];
+      await post(log, room, bob, 3); // 1..3
+      await post(log, room, alice, 300); // 4..303: all but the last 20 leave alice's index
+      await post(log, room, bob, 2); // 304, 305
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: null, unread: 5 }]);
+      await reads.mark(alice, room, 2, PUBLIC);
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: 2, unread: 3 }]);
+      await reads.mark(alice, room, 150, PUBLIC); // among alice's own messages
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: 150, unread: 2 }]);
+      // Deleting one of hers that left the index, and one of bob's, after the position.
+      await log.change(room, { kind: 'delete', target: 200, from: alice });
+      await log.change(room, { kind: 'delete', target: 304, from: bob });
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: 150, unread: 1 }]);
+      await post(log, room, alice, 100); // 308..407: more leave the index, past her position now
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: 150, unread: 1 }]);
+      expect(await countsOf(reads, bob, [room])).toEqual([{ lastRead: null, unread: 399 }]);
+      // Far ahead: what her index sheds while most of it, then all of it, lies at or below her position.
+      await post(log, room, alice, 600); // 408..1007 (the deletes took 306 and 307)
+      await reads.mark(alice, room, 900, PUBLIC);
+      await post(log, room, alice, 100); // 1008..1107
+      await post(log, room, bob, 1); // 1108
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: 900, unread: 1 }]);
+      await reads.mark(alice, room, 1108, PUBLIC);
+      await post(log, room, alice, 100);
+      await post(log, room, bob, 2);
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: 1108, unread: 2 }]);
+    });
+
+    it('stays exact after more edits, deletes and reactions than the window: 5, not 1000', async () => {
+      const { reads, log } = await use(undefined, { own: 20, uncounted: 20 });
+      const [room, alice, bob, carol] = [uid('room'), uid('alice'), uid('bob'), uid('carol')];
+      await post(log, room, bob, 1);
+      for (let i = 0; i < 300; i++) await log.change(room, { kind: 'reaction', target: 1, emoji: '👍', on: i % 2 === 0, from: carol });
+      await post(log, room, bob, 4);
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: null, unread: 5 }]);
+      await reads.mark(alice, room, 100, PUBLIC);
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: 100, unread: 4 }]);
+      await log.change(room, { kind: 'delete', target: 302, from: bob });
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: 100, unread: 3 }]);
+      expect(await countsOf(reads, carol, [room])).toEqual([{ lastRead: null, unread: 4 }]);
+    });
+
+    it(`stays exact past the real window of ${UNREAD_WINDOW} own messages`, async () => {
+      const { reads, log } = await use();
+      const [room, alice] = [uid('room'), uid('alice')];
+      await post(log, room, 'bob', 2);
+      await Promise.all(Array.from({ length: UNREAD_WINDOW + 100 }, (_, i) => log.append(room, { from: alice, text: `m${i}` })));
+      await post(log, room, 'bob', 3);
+      expect(await countsOf(reads, alice, [room])).toEqual([{ lastRead: null, unread: 5 }]);
+    });
+
+    it('matches a brute-force count past both windows, with positions anywhere', async () => {
+      const { reads, log } = await use(undefined, { own: 4, uncounted: 6 });
+      const room = uid('room');
+      const users = [uid('heavy'), uid('b'), uid('c')];
+      const texts: (string | null)[] = [];
+      const position = new Map<string, number>();
+      let seed = 5;
+      const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+      const check = async () => {
+        for (const u of users) {
+          const last = position.get(u) ?? 0;
+          const brute = Math.min(1000, texts.filter((from, j) => j + 1 > last && from !== null && from !== u).length);
+          expect((await countsOf(reads, u, [room]))[0]?.unread, `unread of ${u} after ${texts.length}`).toBe(brute);
+        }
+      };
+      for (let step = 0; step < 700; step++) {
+        const roll = rand(20);
+        const who = (roll < 9 ? users[0] : users[1 + rand(2)]) as string;
+        const live = texts.flatMap((from, i) => (from === null ? [] : [{ seq: i + 1, from }]));
+        const target = live[rand(Math.max(1, live.length))];
+        if (roll < 12 || !target) {
+          await log.append(room, { from: who, text: 'x' });
+          texts.push(who);
+        } else if (roll < 16) {
+          const r = await log.change(room, { kind: 'reaction', target: target.seq, emoji: '👍', on: rand(2) > 0, from: who });
+          if (r.outcome === 'appended') texts.push(null);
+        } else if (roll < 18) {
+          await log.change(room, { kind: 'delete', target: target.seq, from: target.from });
+          texts[target.seq - 1] = null;
+          texts.push(null);
+        } else {
+          const seq = rand(texts.length + 1);
+          await reads.mark(who, room, seq, PUBLIC);
+          position.set(who, Math.max(position.get(who) ?? 0, Math.min(seq, texts.length)));
+        }
+        if (step % 100 === 99) await check();
+      }
+      await check();
     });
 
     it('says 1000 beyond 1000 unread messages', async () => {

@@ -74,9 +74,9 @@ async function groupOnHub(log: RedisRoomLog, cluster: Cluster) {
   return { id, room, olga: await socket('olga'), amy: await socket('amy') };
 }
 
-readStateContract('redis cluster', async () => {
-  const made = await onOwnConnection(nodes(), (cluster) => new RedisReadState(cluster));
-  const log = new RedisRoomLog(made.cluster, DEFAULT_ROOMLOG_OPTIONS);
+readStateContract('redis cluster', async (_peerOf, windows) => {
+  const made = await onOwnConnection(nodes(), (cluster) => new RedisReadState(cluster, windows ? { windows } : {}));
+  const log = new RedisRoomLog(made.cluster, windows ? { ...DEFAULT_ROOMLOG_OPTIONS, windows } : DEFAULT_ROOMLOG_OPTIONS);
   return {
     reads: made.store,
     log,
