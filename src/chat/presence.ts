@@ -16,6 +16,8 @@ export type LiveConn = ConnRef & { readonly closed: boolean; joinedRooms(): stri
 
 /** Connections refreshed together in a presence round (see `round`). */
 const PRESENCE_SLICE = 100;
+/** Bars remembered locally at most; past that, a barred user's upgrades ask Redis each time. */
+const MAX_KNOWN_BARRED = 10_000;
 
 export class PresenceService {
   readonly #presence: Presence;
@@ -23,6 +25,8 @@ export class PresenceService {
   readonly #log: RoomLog;
   /** A group's members (for a group room's member list). */
   readonly #groupMembers: (id: string) => Promise<string[]>;
+  /** user → until when (ms) this instance knows the user is barred: its reconnects cost no round trip. */
+  readonly #barred = new Map<string, number>();
 
   constructor(presence: Presence, users: UserStore | null, log: RoomLog, groupMembers: (id: string) => Promise<string[]>) {
     this.#presence = presence;
@@ -120,15 +124,26 @@ export class PresenceService {
    * every instance together (counted and registered in one step).
    */
   async admit(conn: ConnRef, limit: number): Promise<{ admitted: boolean; barredMs: number }> {
-    const barredMs = await this.#presence.barredFor(conn.user).catch(backendError('admission'));
-    if (barredMs > 0) return { admitted: false, barredMs };
-    const admitted = await this.#presence.admit(conn, limit).catch(backendError('admission'));
-    return { admitted: admitted !== null, barredMs: 0 };
+    const known = (this.#barred.get(conn.user) ?? 0) - Date.now();
+    if (known > 0) return { admitted: false, barredMs: known };
+    const answer = await this.#presence.admit(conn, limit).catch(backendError('admission'));
+    if (answer && 'barredMs' in answer) {
+      this.#remember(conn.user, answer.barredMs);
+      return { admitted: false, barredMs: answer.barredMs };
+    }
+    return { admitted: answer !== null, barredMs: 0 };
   }
 
   /** Bars `user` from opening connections for `ms`, on every instance. Best effort. */
   bar(user: string, ms: number): void {
+    this.#remember(user, ms);
     this.#presence.bar(user, ms).catch((err) => log.warn('bar failed', { user, err }));
+  }
+
+  #remember(user: string, ms: number): void {
+    const now = Date.now();
+    if (this.#barred.size >= MAX_KNOWN_BARRED) for (const [u, until] of this.#barred) if (until <= now) this.#barred.delete(u);
+    if (this.#barred.size < MAX_KNOWN_BARRED) this.#barred.set(user, now + ms);
   }
 
   /**

@@ -32,7 +32,9 @@ export class MemoryPresence implements Presence {
     this.#now = opts.now ?? Date.now;
   }
 
-  async admit(conn: ConnRef, limit: number): Promise<{ first: boolean } | null> {
+  async admit(conn: ConnRef, limit: number): Promise<{ first: boolean } | { barredMs: number } | null> {
+    const barredMs = await this.barredFor(conn.user);
+    if (barredMs > 0) return { barredMs };
     return this.#othersAlive(conn) >= limit ? null : this.connect(conn);
   }
 

@@ -45,13 +45,19 @@ end
 `;
 
 /**
- * Connect. KEYS: conns, at. ARGV: connId, expiresAt, now, safetyTtlMs, atTtlMs, limit ('' = none).
- * Returns {2} without registering when the user already has `limit` other live connections (the
- * count and the registration are one step, so simultaneous upgrades cannot pass the limit together);
- * {1, time} when the user has no other live connection (first: came online at `time`); else {0}.
+ * Connect. KEYS: conns, at, barred. ARGV: connId, expiresAt, now, safetyTtlMs, atTtlMs, limit ('' =
+ * none, and no bar checked: a known connection registering again).
+ * Returns {3, ms} without registering while the user is barred (`ms` left of the bar); {2} without
+ * registering when the user already has `limit` other live connections (the count and the
+ * registration are one step, so simultaneous upgrades cannot pass the limit together); {1, time}
+ * when the user has no other live connection (first: came online at `time`); else {0}.
  */
 export const CONNECT = script(`${othersAlive}${liveCount}${stamp}
-if ARGV[6] ~= '' and liveCount(KEYS[1], ARGV[1], tonumber(ARGV[3])) >= tonumber(ARGV[6]) then return {2} end
+if ARGV[6] ~= '' then
+  local barred = redis.call('PTTL', KEYS[3])
+  if barred > 0 then return {3, barred} end
+  if liveCount(KEYS[1], ARGV[1], tonumber(ARGV[3])) >= tonumber(ARGV[6]) then return {2} end
+end
 local first = not othersAlive(KEYS[1], ARGV[1], tonumber(ARGV[3]))
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])

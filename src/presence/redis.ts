@@ -63,11 +63,11 @@ export class RedisPresence implements Presence {
     return (await this.#connect(conn, '')) as { first: boolean };
   }
 
-  admit(conn: ConnRef, limit: number): Promise<{ first: boolean } | null> {
+  admit(conn: ConnRef, limit: number): Promise<{ first: boolean } | { barredMs: number } | null> {
     return this.#connect(conn, String(limit));
   }
 
-  async #connect(conn: ConnRef, limit: string): Promise<{ first: boolean } | null> {
+  async #connect(conn: ConnRef, limit: string): Promise<{ first: boolean } | { barredMs: number } | null> {
     const now = this.#now();
     const expiresAt = now + this.#ttlMs;
     // Indexed before it is registered, so that nothing can fail between registering and writing
@@ -76,11 +76,12 @@ export class RedisPresence implements Presence {
     // either: the worker would keep the user offline. The entry of a connection never registered
     // (the script failed) is dropped by the reaper, whose `REMOVE` finds nothing.
     await this.#redis.zadd(indexKey(conn.id), expiresAt, indexMember(conn)).catch(unavailable);
-    const reply = await runScript(this.#redis, S.CONNECT, [connsKey(conn.user), atKey(conn.user)], [conn.id, expiresAt, now, this.#safetyMs, SEEN_TTL_MS, limit]).catch(unavailable);
-    if (Array.isArray(reply) && reply[0] === 2) {
-      await this.#redis.zrem(indexKey(conn.id), indexMember(conn)).catch(() => undefined); // else the reaper drops it
-      return null;
-    }
+    const keys = [connsKey(conn.user), atKey(conn.user), barredKey(conn.user)];
+    const reply = await runScript(this.#redis, S.CONNECT, keys, [conn.id, expiresAt, now, this.#safetyMs, SEEN_TTL_MS, limit]).catch(unavailable);
+    const refused = Array.isArray(reply) && (reply[0] === 2 || reply[0] === 3);
+    if (refused) await this.#redis.zrem(indexKey(conn.id), indexMember(conn)).catch(() => undefined); // else the reaper drops it
+    if (refused && reply[0] === 3) return { barredMs: Math.max(1, Number(reply[1])) };
+    if (refused) return null;
     const first = Array.isArray(reply) && reply[0] === 1;
     if (first) await this.#event(conn.user, 'online', Number(reply[1]));
     return { first };

@@ -35,11 +35,13 @@ export interface Presence {
   connect(conn: ConnRef): Promise<{ first: boolean }>;
 
   /**
-   * `connect`, unless the user already has `limit` other live connections on every instance
-   * together: then nothing is registered and the answer is null. The count and the registration are
-   * one step, so connections opened at the same moment cannot pass the limit together.
+   * `connect`, unless the user is barred (see `bar`): then nothing is registered and the answer is
+   * how long the bar lasts; or unless the user already has `limit` other live connections on every
+   * instance together: then nothing is registered and the answer is null. The checks and the
+   * registration are one step (one round trip on Redis), so connections opened at the same moment
+   * cannot pass the limit together.
    */
-  admit(conn: ConnRef, limit: number): Promise<{ first: boolean } | null>;
+  admit(conn: ConnRef, limit: number): Promise<{ first: boolean } | { barredMs: number } | null>;
 
   /**
    * Extends the TTL of these live connections (called for every heartbeat round). Connections it

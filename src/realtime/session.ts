@@ -245,8 +245,12 @@ export class Sessions {
       // the subscription would otherwise go unseen, while one after it reaches the hub as an event.
       if (kind.kind === 'group') await chat.access(conn.user, room);
       const { first } = await chat.presence.enter(room, conn);
-      const [{ page, recovered }, lastRead] = await Promise.all([chat.history.forJoin(room, since), chat.reads.lastRead(conn.user, room)]);
-      const members = await chat.presence.members(room, kind, this.#opts.limits.groupRosterMax);
+      // Entered first, so that the roster holds this user; the three reads go out together.
+      const [{ page, recovered }, lastRead, members] = await Promise.all([
+        chat.history.forJoin(room, since),
+        chat.reads.lastRead(conn.user, room),
+        chat.presence.members(room, kind, this.#opts.limits.groupRosterMax),
+      ]);
       if (conn.closed || !conn.inRoom(room)) return; // closed or left while joining
       this.#hub.finishJoin(conn, room, { type: 'joined', room, epoch: page.epoch, seq: page.seq, recovered, messages: page.messages, members, lastRead });
       chat.conversations.record(conn.user, room, kind);

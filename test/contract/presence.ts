@@ -81,6 +81,21 @@ export function presenceContract(name: string, make: PresenceFactory): void {
       expect(await p.barredFor(alice)).toBe(0);
     });
 
+    it('refuses to admit a barred user, saying for how long, and registers nothing', async () => {
+      const p = await use();
+      const [alice, bob] = [uid('alice'), uid('bob')];
+      await p.bar(alice, 400);
+      const answer = await p.admit(conn(alice), 3);
+      expect(answer).toEqual({ barredMs: expect.any(Number) });
+      expect((answer as { barredMs: number }).barredMs).toBeGreaterThan(200);
+      expect((answer as { barredMs: number }).barredMs).toBeLessThanOrEqual(400);
+      expect(await p.connections(alice)).toBe(0);
+      expect(await p.status(alice)).toMatchObject({ status: 'offline' });
+      expect(await p.admit(conn(bob), 3)).toEqual({ first: true });
+      await sleep(450);
+      expect(await p.admit(conn(alice), 3)).toEqual({ first: true });
+    });
+
     it('reports the last disconnect of a user, and then offline with that lastSeen', async () => {
       const p = await use();
       const alice = uid('alice');
