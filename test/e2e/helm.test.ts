@@ -2,8 +2,9 @@
  * The Helm chart (deploy/helm/parley): `helm lint --strict`, then `helm template` with each example
  * values file, the output decoded strictly into the Kubernetes API types by
  * deploy/helm/validate (unknown fields, wrong types, dangling selectors and ports fail), and the
- * rendered objects held to what the service needs: probes, drain timing, sizing, autoscaling,
- * workers, monitoring. helm and the validator are built by `npm run setup` (`npm test` runs it).
+ * rendered objects held to what the service needs: probes and scrapes on the operations port, drain
+ * timing, sizing, autoscaling, workers, monitoring. helm and the validator are built by
+ * `npm run setup` (`npm test` runs it).
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -95,6 +96,15 @@ describe('Helm chart deploy/helm/parley', () => {
     const config = loadConfig(env);
     expect(config.auth.mode).toBe('jwt');
     expect(config.redisNodes?.length).toBe(3);
+    // Every probe on the operations port (OPS_PORT), whose accept queue a connect storm on the main
+    // port does not fill: a probe queued there times out and takes every pod out, or restarts it.
+    const containerPort = (name: string) => c.ports.find((p: any) => p.name === name)?.containerPort;
+    expect(config.port).toBe(containerPort('http'));
+    expect(config.opsPort).toBe(containerPort('ops'));
+    expect(config.opsPort).not.toBe(config.port);
+    for (const [name, probe] of Object.entries({ startup: c.startupProbe, readiness: c.readinessProbe, liveness: c.livenessProbe })) {
+      expect(probe.httpGet.port, `${name} probe`).toBe('ops');
+    }
     // Drain (src/realtime/drain.ts): grace, one batch per interval, up to 5 s of close handshakes.
     const { graceMs, batch, intervalMs } = config.drain;
     const drainMs = graceMs + (Math.ceil(config.maxConnections / batch) - 1) * intervalMs + 5000;
@@ -107,6 +117,36 @@ describe('Helm chart deploy/helm/parley', () => {
     expect(memMi * 1024).toBeGreaterThan(110 * 1024 + 2 * 5.5 * config.maxConnections);
     const heap = Number(c.command.find((a: string) => a.startsWith('--max-old-space-size=')).split('=')[1]);
     expect(heap).toBeLessThan(memMi);
+  });
+
+  it('keeps clients on the Service\'s port http and scrapes the instances on their operations port', () => {
+    const objs = render('production');
+    const c = find(objs, 'Deployment', 'parley-chat').spec.template.spec.containers[0];
+    const svc = find(objs, 'Service', 'parley-chat').spec;
+    expect(svc.ports).toEqual([
+      expect.objectContaining({ name: 'http', port: 8080, targetPort: 'http' }),
+      expect.objectContaining({ name: 'ops', port: loadConfig(envOf(c)).opsPort, targetPort: 'ops' }),
+    ]);
+    // The one ServiceMonitor endpoint that selects a port of the chat Service is `ops`, with honorLabels.
+    const sm = find(objs, 'ServiceMonitor', 'parley').spec;
+    const chat = sm.endpoints.filter((e: any) => svc.ports.some((p: any) => p.name === e.port));
+    expect(chat).toEqual([expect.objectContaining({ port: 'ops', path: '/metrics', honorLabels: true })]);
+  });
+
+  it('puts chat.opsPort in OPS_PORT, the container port and the Service, and refuses 8080 or a non-port', () => {
+    const r = template('production', CHART, ['--set', 'chat.opsPort=9500']);
+    expect(r.status, r.stderr).toBe(0);
+    const objs = parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter(Boolean);
+    const c = find(objs, 'Deployment', 'parley-chat').spec.template.spec.containers[0];
+    expect(loadConfig(envOf(c)).opsPort).toBe(9500);
+    expect(c.ports.find((p: any) => p.name === 'ops').containerPort).toBe(9500);
+    expect(find(objs, 'Service', 'parley-chat').spec.ports.find((p: any) => p.name === 'ops').port).toBe(9500);
+    expect(validate(r.stdout).status).toBe(0);
+    for (const bad of ['8080', '0', '70000']) {
+      const refused = template('production', CHART, ['--set', `chat.opsPort=${bad}`]);
+      expect(refused.status, bad).not.toBe(0);
+      expect(refused.stderr).toMatch(/chat\.opsPort: \d+ is not a port other than 8080/);
+    }
   });
 
   it('scales on the connections gauge the instances export, with CPU as fallback and a slow scale-down', () => {

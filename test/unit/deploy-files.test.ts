@@ -1,8 +1,8 @@
 /**
  * The deployment files under infra/ (compose.yaml and what it mounts, the Dockerfile, HAProxy's and
  * nginx's compose configs, the Grafana dashboard): they parse, refer only to files that exist, give
- * the chat instances and workers what their config requires in production, and the dashboard
- * queries only metrics the code exports. Fast, no network; HAProxy, nginx and docker compose are
+ * the chat instances and workers what their config requires in production, check and scrape the
+ * instances on their operations port, and the dashboard queries only metrics the code exports. Fast, no network; HAProxy, nginx and docker compose are
  * run when installed.
  */
 import { spawnSync } from 'node:child_process';
@@ -28,6 +28,8 @@ type Service = {
   depends_on?: Record<string, { condition: string }>;
   deploy?: { replicas?: string | number };
   profiles?: string[];
+  expose?: string[];
+  healthcheck?: { test: string[] };
 };
 const compose = parse(read('infra/compose.yaml'), { merge: true }) as { services: Record<string, Service> };
 const services = compose.services;
@@ -115,7 +117,41 @@ describe('infra/compose.yaml', () => {
       expect(targets).toContain(`${name}:${config.port}`);
     }
     for (const name of chatServices) {
-      expect(targets).toContain(`${name}:${loadConfig(envOf(name, { JWT_SECRET: 'a-test-secret-of-32-characters!!' })).port}`);
+      // On the operations port (see below), where a scrape is not queued behind a connect storm.
+      const config = loadConfig(envOf(name, { JWT_SECRET: 'a-test-secret-of-32-characters!!' }));
+      expect(targets).toContain(`${name}:${config.opsPort}`);
+      expect(targets).not.toContain(`${name}:${config.port}`);
+    }
+  });
+
+  it('checks the chat instances on their operations port (OPS_PORT): HAProxy, the healthcheck, Prometheus', () => {
+    // The backend's lines in haproxy/compose.cfg, without comments, as words.
+    const backend: string[][] = [];
+    let inChat = false;
+    for (const raw of read('infra/haproxy/compose.cfg').split('\n')) {
+      const line = raw.replace(/#.*/, '').trimEnd();
+      if (/^\S/.test(line)) inChat = line.trim() === 'backend chat';
+      else if (inChat && line.trim()) backend.push(line.trim().split(/\s+/));
+    }
+    const directive = (name: string) => backend.filter((words) => words[0] === name);
+    expect(directive('option')).toContainEqual(['option', 'httpchk', 'GET', '/ready']);
+    const [defaults, ...more] = directive('default-server');
+    expect(more).toEqual([]);
+    expect(defaults).toContain('check');
+    const checkPort = Number(defaults?.[(defaults?.indexOf('port') ?? -1) + 1]);
+    // No server line overrides the port or sends the checks elsewhere.
+    for (const words of [...directive('server-template'), ...directive('server')]) {
+      expect(words, words.join(' ')).not.toContain('port');
+      expect(words, words.join(' ')).not.toContain('addr');
+    }
+    for (const name of chatServices) {
+      const config = loadConfig(envOf(name, { JWT_SECRET: 'a-test-secret-of-32-characters!!' }));
+      expect(config.opsPort, `${name}: OPS_PORT`).not.toBeNull();
+      expect(config.opsPort).not.toBe(config.port);
+      expect(checkPort, `compose.cfg default-server: port ${config.opsPort}`).toBe(config.opsPort);
+      expect(config.host).toBe('0.0.0.0'); // the operations port listens on HOST too
+      expect(services[name]?.expose).toEqual(expect.arrayContaining([String(config.port), String(config.opsPort)]));
+      expect(services[name]?.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${config.opsPort}/health`);
     }
   });
 

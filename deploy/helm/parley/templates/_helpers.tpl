@@ -76,6 +76,15 @@ clients' close handshakes; rounded up.
 {{- end -}}
 {{- end -}}
 
+{{/* OPS_PORT of the chat instances (container port `ops`); refused if it is not a port or is PORT (8080). */}}
+{{- define "parley.chat.opsPort" -}}
+{{- $p := .Values.chat.opsPort | int -}}
+{{- if or (lt $p 1) (gt $p 65535) (eq $p 8080) -}}
+{{- fail (printf "chat.opsPort: %v is not a port other than 8080 (the instances' PORT); the probes and the ServiceMonitor use it" .Values.chat.opsPort) -}}
+{{- end -}}
+{{- $p -}}
+{{- end -}}
+
 {{/* Average open connections per instance the autoscaler aims at. */}}
 {{- define "parley.chat.targetConnections" -}}
 {{- div (mul .Values.chat.maxConnections .Values.autoscaling.targetConnectionsPercent) 100 -}}
