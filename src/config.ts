@@ -40,6 +40,7 @@ const Env = v.object({
   ),
   MAX_CONNECTIONS: int('MAX_CONNECTIONS', 1, 1_000_000, 15_000),
   LISTEN_BACKLOG: int('LISTEN_BACKLOG', 1, 1_000_000, 4096),
+  OPS_PORT: v.optional(int('OPS_PORT', 1, 65535, 0)),
   HOT_WINDOW: int('HOT_WINDOW', 10, 1_000_000, 1000),
   SEND_RATE: int('SEND_RATE', 1, 100_000, 20),
   SEND_BURST: int('SEND_BURST', 1, 100_000, 40),
@@ -77,6 +78,8 @@ export type Config = {
   maxConnections: number;
   /** Connections the kernel queues for `accept` (Node; the kernel caps it at net.core.somaxconn). */
   listenBacklog: number;
+  /** A second port for `/health`, `/ready` and `/metrics` only (its own accept queue); null: none. */
+  opsPort: number | null;
   hotWindow: number;
   /** Per-connection token buckets: messages, typing events, joins. */
   rates: { send: { rate: number; burst: number }; typing: { rate: number; burst: number }; join: { rate: number; burst: number } };
@@ -128,6 +131,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (mode === 'jwt' && !e.JWT_SECRET) {
     throw new ConfigError('JWT_SECRET: required when AUTH_MODE=jwt');
   }
+  if (e.OPS_PORT !== undefined && e.OPS_PORT === e.PORT) {
+    throw new ConfigError('OPS_PORT: expected a port other than PORT');
+  }
   if (e.SEND_BUFFER_SOFT > e.SEND_BUFFER_HARD) {
     throw new ConfigError('SEND_BUFFER_SOFT: expected no more than SEND_BUFFER_HARD');
   }
@@ -144,6 +150,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     mongoUrl: e.MONGO_URL,
     maxConnections: e.MAX_CONNECTIONS,
     listenBacklog: e.LISTEN_BACKLOG,
+    opsPort: e.OPS_PORT ?? null,
     hotWindow: e.HOT_WINDOW,
     rates: {
       send: { rate: e.SEND_RATE, burst: e.SEND_BURST },

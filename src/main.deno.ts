@@ -6,7 +6,7 @@ import type { Config } from './config.ts';
 import { log } from './log.ts';
 import { chooseProtocol } from './realtime/codec.ts';
 import type { WsRuntime } from './realtime/runtime.ts';
-import { boot, reportStartFailure, stopOnce } from './main.ts';
+import { boot, opsFetch, reportStartFailure, stopOnce } from './main.ts';
 
 const raw = (ws: WSContext) => ws.raw as WebSocket;
 
@@ -58,7 +58,14 @@ async function main(): Promise<void> {
     parley.app.fetch,
   );
 
-  const stop = stopOnce(parley, () => server.shutdown(), (code) => Deno.exit(code));
+  const ops = config.opsPort === null ? null : Deno.serve(
+    { port: config.opsPort, hostname: config.host, onListen: ({ port }) => log.info('operations port listening', { port }) },
+    opsFetch(parley.app.fetch),
+  );
+  const stop = stopOnce(parley, async () => {
+    await ops?.shutdown();
+    await server.shutdown();
+  }, (code) => Deno.exit(code));
   Deno.addSignalListener('SIGTERM', () => void stop('SIGTERM'));
   Deno.addSignalListener('SIGINT', () => void stop('SIGINT'));
 }

@@ -17,7 +17,7 @@ import { log } from './log.ts';
 import { LIMITS } from '@parley/client/wire';
 import { chooseProtocol } from './realtime/codec.ts';
 import type { WsRuntime } from './realtime/runtime.ts';
-import { boot, reportStartFailure, stopOnce } from './main.ts';
+import { boot, opsFetch, reportStartFailure, stopOnce } from './main.ts';
 
 /** Events the `/ws` route registered while handling an upgrade request, until the handshake. */
 const accepted = new WeakMap<IncomingMessage, WSEvents<WebSocket>>();
@@ -170,7 +170,16 @@ async function main(): Promise<void> {
     log.error('server failed', { err });
     process.exit(1);
   });
-  const stop = stopOnce(parley, () => server.close(), (code) => process.exit(code));
+  const ops = config.opsPort === null ? null : createAdaptorServer({ fetch: opsFetch(parley.app.fetch), hostname: config.host });
+  ops?.listen({ port: config.opsPort, host: config.host }, () => log.info('operations port listening', { port: config.opsPort }));
+  ops?.on('error', (err) => {
+    log.error('operations port failed', { err });
+    process.exit(1);
+  });
+  const stop = stopOnce(parley, () => {
+    ops?.close();
+    return server.close();
+  }, (code) => process.exit(code));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }

@@ -37,6 +37,20 @@ export function stopOnce(parley: Parley, stopServer: () => unknown, exit: (code:
   };
 }
 
+/** The routes the operations port (`OPS_PORT`) answers; anything else there is 404. */
+const OPS_PATHS = new Set(['/health', '/ready', '/metrics']);
+
+/**
+ * The handler of the operations port: the app's own answers for `/health`, `/ready` and `/metrics`.
+ * The port exists for its accept queue. Node 20's libuv accepts one connection per event-loop turn
+ * on each listening socket, so in a connect storm a busy instance leaves hundreds of upgrades queued
+ * on its main port for seconds; health checks queued behind them time out, and a balancer then
+ * takes every instance out at once. On their own port they are accepted on the next turn.
+ */
+export function opsFetch(fetch: (req: Request) => Response | Promise<Response>): (req: Request) => Response | Promise<Response> {
+  return (req) => (OPS_PATHS.has(new URL(req.url).pathname) ? fetch(req) : Response.json({ error: { code: 'not_found', message: 'the operations port answers /health, /ready and /metrics only' } }, { status: 404 }));
+}
+
 /** Prints why start-up failed: one line for a configuration error, the error otherwise. */
 export function reportStartFailure(err: unknown): void {
   if (err instanceof ConfigError || err instanceof BackendUnavailable) console.error(`parley: ${err.message}`);

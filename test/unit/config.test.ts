@@ -61,6 +61,12 @@ describe('loadConfig', () => {
     expect(c.redisNodes).toEqual(['127.0.0.1:7000', '127.0.0.1:7001']);
   });
 
+  it('has no operations port unless OPS_PORT names one', () => {
+    expect(loadConfig({}).opsPort).toBeNull();
+    expect(loadConfig({ OPS_PORT: '' }).opsPort).toBeNull();
+    expect(loadConfig({ PORT: '9000', OPS_PORT: '9001' }).opsPort).toBe(9001);
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', AUTH_MODE: '', REDIS_CLUSTER_NODES: '' })).toMatchObject({ port: 8080, auth: { mode: 'dev' }, redisNodes: undefined });
   });
@@ -90,6 +96,8 @@ describe('loadConfig', () => {
     ['INSTANCE_ID', { INSTANCE_ID: 'has space' }],
     ['MAX_CONNECTIONS', { MAX_CONNECTIONS: '0' }],
     ['LISTEN_BACKLOG', { LISTEN_BACKLOG: '0' }],
+    ['OPS_PORT', { OPS_PORT: '70000' }],
+    ['OPS_PORT', { PORT: '9000', OPS_PORT: '9000' }],
     ['SEND_BUFFER_SOFT', { SEND_BUFFER_SOFT: '4096', SEND_BUFFER_HARD: '2048' }],
   ] as const)('refuses a bad %s with a ConfigError naming it: %o', (name, env) => {
     let caught: unknown;
