@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // extras are a scenario's own figures: counts (summed over processes by bench/run.ts) and histograms.
@@ -77,7 +79,7 @@ func history(s *session) {
 				conn := c.conn
 				c.mu.Unlock()
 				s.x.add("away", 1)
-				go shut(c, conn)
+				go leaveAfterAcks(c, conn)
 			}
 		}
 		if left && !returned && now >= s.startAt+(cfg.awayAtS+cfg.awayS)*1000 {
@@ -114,6 +116,21 @@ func history(s *session) {
 			}
 		}
 	}
+}
+
+// leaveAfterAcks closes a leaving user's socket once the acks of what it sent have come (at most
+// 2 s): closed at once, a message stored and delivered to the room would never be acked, and the
+// room's members would seem to get more than was acked.
+func leaveAfterAcks(c *client, conn *websocket.Conn) {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		c.mu.Lock()
+		pending := len(c.unacked)
+		c.mu.Unlock()
+		if pending == 0 {
+			break
+		}
+	}
+	shut(c, conn)
 }
 
 func (s *session) snapshot() []*client {
