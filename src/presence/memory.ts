@@ -33,7 +33,7 @@ export class MemoryPresence implements Presence {
   }
 
   async admit(conn: ConnRef, limit: number): Promise<{ first: boolean } | { barredMs: number } | null> {
-    const barredMs = await this.barredFor(conn.user);
+    const barredMs = this.#barredFor(conn.user);
     if (barredMs > 0) return { barredMs };
     return this.#othersAlive(conn) >= limit ? null : this.connect(conn);
   }
@@ -115,7 +115,7 @@ export class MemoryPresence implements Presence {
     this.#barred.set(user, now + ms);
   }
 
-  async barredFor(user: string): Promise<number> {
+  #barredFor(user: string): number {
     const left = (this.#barred.get(user) ?? 0) - this.#now();
     if (left > 0) return left;
     this.#barred.delete(user);

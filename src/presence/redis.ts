@@ -181,10 +181,6 @@ export class RedisPresence implements Presence {
     await this.#redis.set(barredKey(user), '1', 'PX', ms).catch(unavailable);
   }
 
-  async barredFor(user: string): Promise<number> {
-    return Math.max(0, await this.#redis.pttl(barredKey(user)).catch(unavailable));
-  }
-
   async status(user: string): Promise<UserPresence> {
     const now = this.#now();
     const [expiries, seen] = await Promise.all([

@@ -71,8 +71,6 @@ export interface Presence {
   connections(user: string): Promise<number>;
   /** Bars the user from opening connections for `ms`, on every instance (after abuse). */
   bar(user: string, ms: number): Promise<void>;
-  /** How long the user is still barred, in ms; 0 when not. */
-  barredFor(user: string): Promise<number>;
   /** A user's status: `online` while any connection lives; else `offline` with the last-seen time if known. */
   status(user: string): Promise<UserPresence>;
 
